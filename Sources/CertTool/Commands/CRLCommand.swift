@@ -1,0 +1,18 @@
+import ArgumentParser
+import MeshCA
+
+struct CRLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crl", abstract: "Write PKI/crl.pem listing every revoked certificate (next CRL number).")
+
+    @OptionGroup var pki: PKIOptions
+
+    @Option(name: .customLong("next-update"), help: "How long the CRL is valid, e.g. 7d, 24h.")
+    var nextUpdate = "7d"
+
+    func run() throws {
+        let (_, number) = try pki.authority.publishCRL(nextUpdate: try ValidityPeriod(parsing: nextUpdate))
+        let revoked = try pki.authority.revokedSerials().count
+        print("CRL #\(number) with \(revoked) revoked certificate(s) written to \(pki.directory)/crl.pem")
+    }
+}

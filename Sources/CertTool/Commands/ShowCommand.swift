@@ -1,0 +1,40 @@
+import ArgumentParser
+import MeshCA
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Print a certificate in human-readable form.")
+
+    @OptionGroup var pki: PKIOptions
+    @OptionGroup var output: OutputOptions
+
+    @Argument(help: "Certificate name in the pki, or a certificate file (PEM or DER).")
+    var target: String
+
+    func run() throws {
+        let (_, chain) = try loadCertificateChain(target, pki: pki)
+        let summary = CertificateSummary(chain[0])
+        if output.json {
+            try Output.json(summary)
+            return
+        }
+        let lines: [(String, String)] = [
+            ("Subject", summary.subject),
+            ("Issuer", summary.issuer),
+            ("Serial", summary.serial),
+            ("Not before", Output.date(summary.notBefore)),
+            ("Not after", Output.date(summary.notAfter)),
+            ("SANs", summary.subjectAltNames.joined(separator: ", ")),
+            ("Key usage", summary.keyUsage.joined(separator: ", ")),
+            ("Extended key usage", summary.extendedKeyUsage.joined(separator: ", ")),
+            ("CA", summary.isCA ? "yes" : "no"),
+            ("Key type", summary.keyType),
+            ("Signature", summary.signatureAlgorithm),
+            ("SHA-256 fingerprint", summary.sha256Fingerprint),
+        ]
+        for (label, value) in lines {
+            let padded = (label + ":").padding(toLength: 21, withPad: " ", startingAt: 0)
+            print(padded + value)
+        }
+    }
+}

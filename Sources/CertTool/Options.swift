@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import MeshCA
+import X509
+
+/// `--pki DIR`, defaulting to `$CERTTOOL_PKI`, then `./pki`.
+struct PKIOptions: ParsableArguments {
+    @Option(name: .long, help: "PKI directory (default: $CERTTOOL_PKI or ./pki).")
+    var pki: String?
+
+    var directory: String { pki ?? ProcessInfo.processInfo.environment["CERTTOOL_PKI"] ?? "pki" }
+    var store: DirectoryStore { DirectoryStore(directory: directory) }
+    var authority: CertificateAuthority { CertificateAuthority(store: store) }
+}
+
+extension Profile: EnumerableFlag {
+    public static func help(for value: Profile) -> ArgumentHelp? {
+        switch value {
+        case .server: return "TLS server certificate (serverAuth) — the default."
+        case .client: return "TLS client certificate (clientAuth)."
+        case .both: return "Both serverAuth and clientAuth."
+        }
+    }
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print machine-readable JSON.")
+    var json = false
+}
+
+enum Output {
+    static func json(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static func date(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
+
+/// Reads a file the user named, as bytes; a missing or unreadable file is an input error.
+func readInputFile(_ path: String, what: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw MeshCAError.invalidInput("cannot read \(what) '\(path)': no such file or not readable")
+    }
+    return Array(data)
+}
+
+/// Resolves `NAME|FILE`: an existing file wins, otherwise the certificate issued under that name.
+func loadCertificateChain(_ nameOrFile: String, pki: PKIOptions) throws -> (label: String, chain: [Certificate]) {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: nameOrFile, isDirectory: &isDirectory), !isDirectory.boolValue {
+        return (nameOrFile, try PEMFiles.certificates(bytes: try readInputFile(nameOrFile, what: "certificate"), source: nameOrFile))
+    }
+    guard let chain = try pki.store.issuedChain(named: nameOrFile) else {
+        throw MeshCAError.invalidInput(
+            "'\(nameOrFile)' is neither a file nor a certificate name in \(pki.directory): see certtool list")
+    }
+    return (nameOrFile, chain)
+}

@@ -1,0 +1,290 @@
+import Foundation
+import X509
+
+/// A certificate authority over a store: every operation takes the store's lock for its whole
+/// read-modify-write, validates everything before it writes anything, and records each certificate in the
+/// database.
+public struct CertificateAuthority: Sendable {
+    public let store: any PKIStore
+
+    public init(store: any PKIStore) { self.store = store }
+
+    /// Options for creating the CA.
+    public struct Setup: Sendable {
+        public var commonName: String
+        public var keyType: KeyType
+        public var validity: ValidityPeriod
+        public var intermediate: Bool
+
+        public init(commonName: String = "MeshCA Root CA", keyType: KeyType = .default,
+                    validity: ValidityPeriod = ValidityPeriod(seconds: 10 * 31_536_000), intermediate: Bool = false) {
+            self.commonName = commonName
+            self.keyType = keyType
+            self.validity = validity
+            self.intermediate = intermediate
+        }
+    }
+
+    /// A certificate just issued: the leaf followed by its chain, and the private key when the CA generated it.
+    public struct Issued: Sendable {
+        public let name: String
+        public let chain: [Certificate]
+        public let privateKeyPEM: String?
+        /// Set when this call had to create the CA first (mkcert-style first run).
+        public let createdAuthority: AuthorityMaterial?
+
+        public var certificate: Certificate { chain[0] }
+    }
+
+    /// What to put in a leaf certificate.
+    public struct LeafRequest: Sendable {
+        public var name: String
+        public var subjectAltNames: [SubjectAltName]
+        public var profile: Profile
+        public var validity: ValidityPeriod
+        public var force: Bool
+
+        public init(name: String, subjectAltNames: [SubjectAltName], profile: Profile = .server,
+                    validity: ValidityPeriod = ValidityPeriod(seconds: 90 * 86_400), force: Bool = false) {
+            self.name = name
+            self.subjectAltNames = subjectAltNames
+            self.profile = profile
+            self.validity = validity
+            self.force = force
+        }
+    }
+
+    // MARK: Creating and loading the CA
+
+    /// Creates the root (and optionally an intermediate that signs everything else). Refuses to overwrite a CA.
+    @discardableResult
+    public func initialize(_ setup: Setup) throws -> AuthorityMaterial {
+        try store.withExclusiveAccess {
+            guard !store.hasAuthority else {
+                throw MeshCAError.invalidInput(
+                    "\(store.location) already holds a CA: use another --pki directory or remove this one first")
+            }
+            let material = try Self.makeAuthority(setup)
+            try store.saveAuthority(material)
+            return material
+        }
+    }
+
+    private static func makeAuthority(_ setup: Setup, now: Date = Date()) throws -> AuthorityMaterial {
+        guard !setup.commonName.isEmpty, setup.commonName.utf8.count <= 64 else {
+            throw MeshCAError.invalidInput("CA name must be 1 to 64 characters")
+        }
+        let rootKey = try setup.keyType.generate()
+        let rootCertificate = try CertificateBuilder.root(
+            commonName: setup.commonName, key: rootKey, validity: setup.validity, now: now)
+        let root = try SigningIdentity(certificate: rootCertificate, privateKey: rootKey, label: "CA")
+        guard setup.intermediate else { return AuthorityMaterial(root: root, intermediate: nil) }
+        let intermediateKey = try setup.keyType.generate()
+        let intermediateName = String("\(setup.commonName) Intermediate".prefix(64))
+        let intermediateCertificate = try CertificateBuilder.intermediate(
+            commonName: intermediateName, publicKey: intermediateKey.publicKey,
+            validity: ValidityPeriod(seconds: setup.validity.seconds / 2), issuer: root, now: now)
+        let intermediate = try SigningIdentity(
+            certificate: intermediateCertificate, privateKey: intermediateKey, label: "intermediate CA")
+        return AuthorityMaterial(root: root, intermediate: intermediate)
+    }
+
+    /// Loads the CA, failing with a hint when the store has none.
+    public func loadAuthority() throws -> AuthorityMaterial {
+        guard let material = try store.loadAuthority() else { throw noAuthority }
+        return material
+    }
+
+    private var noAuthority: MeshCAError {
+        .store("no CA in \(store.location): run certtool init (or certtool issue, which creates one)")
+    }
+
+    // MARK: Issuing
+
+    /// Generates a key and issues a certificate for it. With `createAuthority`, a missing CA is created first.
+    public func issue(_ request: LeafRequest, keyType: KeyType = .default, createAuthority: Setup? = nil) throws -> Issued {
+        try Self.validate(name: request.name)
+        let key = try keyType.generate()
+        return try store.withExclusiveAccess {
+            let existing = try store.loadAuthority()
+            let created = existing == nil ? try createAuthority.map { try Self.makeAuthority($0) } : nil
+            guard let material = existing ?? created else { throw noAuthority }
+            try checkNameFree(request)
+            let leaf = try CertificateBuilder.leaf(
+                subject: try DistinguishedName { CommonName(request.name) }, publicKey: key.publicKey,
+                subjectAltNames: request.subjectAltNames, profile: request.profile, validity: request.validity,
+                issuer: material.signer)
+            if let created { try store.saveAuthority(created) }
+            return try record(leaf, name: request.name, material: material, keyPEM: try key.pkcs8PEM(), created: created)
+        }
+    }
+
+    /// Signs a PKCS#10 request after checking its signature. SANs come from the request's extensionRequest
+    /// unless `request.subjectAltNames` is non-empty; the name defaults to the request's common name.
+    public func sign(_ csr: CertificateSigningRequest, name: String?, overriding request: LeafRequest) throws -> Issued {
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
+            throw MeshCAError.invalidInput("the CSR's signature does not verify: the request was altered or signed with another key")
+        }
+        try csr.publicKey.checkStrength()
+        var request = request
+        if request.subjectAltNames.isEmpty {
+            request.subjectAltNames = try Self.requestedSubjectAltNames(csr)
+        }
+        guard let resolvedName = name ?? csr.subject.commonName else {
+            throw MeshCAError.invalidInput("the CSR has no common name: give the certificate a name with --name")
+        }
+        request.name = resolvedName
+        try Self.validate(name: request.name)
+        return try store.withExclusiveAccess {
+            let material = try loadAuthority()
+            try checkNameFree(request)
+            let leaf = try CertificateBuilder.leaf(
+                subject: csr.subject, publicKey: csr.publicKey, subjectAltNames: request.subjectAltNames,
+                profile: request.profile, validity: request.validity, issuer: material.signer)
+            return try record(leaf, name: request.name, material: material, keyPEM: nil, created: nil)
+        }
+    }
+
+    private static func requestedSubjectAltNames(_ csr: CertificateSigningRequest) throws -> [SubjectAltName] {
+        let extensions: Certificate.Extensions?
+        do {
+            extensions = try csr.attributes.extensionRequest?.extensions
+        } catch {
+            throw MeshCAError.invalidInput("the CSR's extensionRequest attribute is malformed: \(error)")
+        }
+        guard let names = try extensions?.subjectAlternativeNames, !names.isEmpty else {
+            throw MeshCAError.invalidInput("the CSR requests no subjectAltName: add -addext subjectAltName=… or give --san")
+        }
+        return try names.map { name in
+            guard let san = SubjectAltName(name) else {
+                throw MeshCAError.invalidInput("the CSR requests an unsupported SAN (\(name)): only DNS, IP, URI and email")
+            }
+            // Re-validate: a CSR is untrusted input.
+            return try SubjectAltName(parsing: san.description)
+        }
+    }
+
+    /// Names become file names under issued/ and private/, so they are restricted to a safe alphabet, and the
+    /// CA's own file names are reserved.
+    static func validate(name: String) throws {
+        let allowed = name.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == UInt8(ascii: "_")
+        }
+        guard !name.isEmpty, name.utf8.count <= 64, allowed, !name.hasPrefix("."), !name.hasPrefix("-") else {
+            throw MeshCAError.invalidInput(
+                "invalid name '\(name)': use 1 to 64 letters, digits, '.', '-' or '_', not starting with '.' or '-'")
+        }
+        guard !["ca", "intermediate"].contains(name.lowercased()) else {
+            throw MeshCAError.invalidInput("the name '\(name)' is reserved for the CA's own files: choose another")
+        }
+    }
+
+    private func checkNameFree(_ request: LeafRequest) throws {
+        guard !request.force, let existing = try store.issuedChain(named: request.name)?.first else { return }
+        let status = try store.loadDatabase().record(serial: existing.serialNumber.hexString)?.effectiveStatus(at: Date())
+        // A revoked or expired certificate may be replaced without --force: that is what replacing it is for.
+        guard status == .valid || status == nil else { return }
+        throw MeshCAError.invalidInput(
+            "a valid certificate named '\(request.name)' already exists in \(store.location): pass --force to replace it")
+    }
+
+    private func record(
+        _ leaf: Certificate, name: String, material: AuthorityMaterial, keyPEM: String?, created: AuthorityMaterial?
+    ) throws -> Issued {
+        var database = try store.loadDatabase()
+        let serial = leaf.serialNumber.hexString
+        guard database.record(serial: serial) == nil else {
+            throw MeshCAError.store("serial \(serial) is already in the database (random collision): run the command again")
+        }
+        let chain = [leaf] + material.chain
+        try store.saveIssued(name: name, chain: chain, privateKeyPEM: keyPEM)
+        // The database row is written last: it is the commit point of an issuance.
+        database.records.append(.init(
+            status: .valid, expiry: leaf.notValidAfter, revocationDate: nil, revocationReason: nil,
+            serial: serial, subject: leaf.subject.opensslOneLine))
+        try store.saveDatabase(database)
+        return Issued(name: name, chain: chain, privateKeyPEM: keyPEM, createdAuthority: created)
+    }
+
+    // MARK: Revocation
+
+    /// Revokes the certificate issued under a name, or any certificate by serial (hex, colons allowed).
+    @discardableResult
+    public func revoke(_ nameOrSerial: String, reason: RevocationReason, at date: Date = Date()) throws -> CertificateDatabase.Record {
+        try store.withExclusiveAccess {
+            _ = try loadAuthority()
+            var database = try store.loadDatabase()
+            var serial: String?
+            if (try? Self.validate(name: nameOrSerial)) != nil, let leaf = try store.issuedChain(named: nameOrSerial)?.first {
+                serial = leaf.serialNumber.hexString
+            } else {
+                let hex = nameOrSerial.replacingOccurrences(of: ":", with: "").uppercased()
+                let normalized = hex.hasPrefix("0X") ? String(hex.dropFirst(2)) : hex
+                serial = database.records.first { $0.serial.trimmingLeadingZeros == normalized.trimmingLeadingZeros }?.serial
+            }
+            guard let serial, let index = database.records.firstIndex(where: { $0.serial == serial }) else {
+                throw MeshCAError.invalidInput(
+                    "no certificate named or with serial '\(nameOrSerial)' in \(store.location): see certtool list")
+            }
+            if let revoked = database.records[index].revocationDate {
+                throw MeshCAError.invalidInput(
+                    "'\(nameOrSerial)' (serial \(serial)) was already revoked on \(ISO8601DateFormatter().string(from: revoked))")
+            }
+            database.records[index].status = .revoked
+            database.records[index].revocationDate = date
+            database.records[index].revocationReason = reason
+            try store.saveDatabase(database)
+            return database.records[index]
+        }
+    }
+
+    /// Writes a fresh CRL listing every revoked certificate, with the next CRL number.
+    public func publishCRL(nextUpdate: ValidityPeriod, now: Date = Date()) throws -> (crl: CertificateRevocationList, number: Int) {
+        try store.withExclusiveAccess {
+            let material = try loadAuthority()
+            let database = try store.loadDatabase()
+            let entries = database.records.compactMap { record -> CertificateRevocationList.Entry? in
+                guard record.status == .revoked, let date = record.revocationDate else { return nil }
+                return .init(serial: record.serial.hexBytes, revocationDate: date, reason: record.revocationReason)
+            }
+            let number = try store.takeCRLNumber()
+            let crl = try CertificateRevocationList(
+                issuer: material.signer, number: number, entries: entries,
+                thisUpdate: now - CertificateBuilder.backdate, nextUpdate: now + nextUpdate.seconds)
+            try store.saveCRL(pem: crl.pemString)
+            return (crl, number)
+        }
+    }
+}
+
+extension String {
+    var trimmingLeadingZeros: Substring {
+        let trimmed = drop { $0 == "0" }
+        return trimmed.isEmpty ? "0" : trimmed
+    }
+
+    var hexBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        let even = count.isMultiple(of: 2) ? self : "0" + self
+        var index = even.startIndex
+        while index < even.endIndex {
+            let next = even.index(index, offsetBy: 2)
+            bytes.append(UInt8(even[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return bytes
+    }
+}
+
+extension DistinguishedName {
+    /// The first common name, if any.
+    public var commonName: String? {
+        for rdn in self {
+            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
+                return attribute.value.description
+            }
+        }
+        return nil
+    }
+}

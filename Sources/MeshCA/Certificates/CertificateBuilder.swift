@@ -1,0 +1,98 @@
+import Foundation
+import X509
+
+/// Builds certificates that follow the RFC 5280 profile in DESIGN.md §3: v3, random positive serials,
+/// SKI everywhere, AKI on everything not self-signed, critical basicConstraints and keyUsage, SAN on every leaf,
+/// notBefore back-dated, notAfter clamped to the issuer's.
+public enum CertificateBuilder {
+    /// How far notBefore is back-dated to absorb clock skew between the CA and relying parties.
+    public static let backdate: TimeInterval = 5 * 60
+
+    /// A self-signed root CA certificate.
+    public static func root(
+        commonName: String, key: Certificate.PrivateKey, validity: ValidityPeriod, now: Date = Date()
+    ) throws -> Certificate {
+        let subject = try DistinguishedName { CommonName(commonName) }
+        let extensions = try Certificate.Extensions {
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+            Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+            SubjectKeyIdentifier(hash: key.publicKey)
+        }
+        return try Certificate(
+            version: .v3, serialNumber: randomSerial(), publicKey: key.publicKey,
+            notValidBefore: now - backdate, notValidAfter: now + validity.seconds,
+            issuer: subject, subject: subject, signatureAlgorithm: key.preferredSignatureAlgorithm,
+            extensions: extensions, issuerPrivateKey: key)
+    }
+
+    /// An intermediate CA certificate (pathlen 0: it signs leaves only).
+    public static func intermediate(
+        commonName: String, publicKey: Certificate.PublicKey, validity: ValidityPeriod,
+        issuer: SigningIdentity, now: Date = Date()
+    ) throws -> Certificate {
+        let extensions = try Certificate.Extensions {
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+            Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+            SubjectKeyIdentifier(hash: publicKey)
+            AuthorityKeyIdentifier(keyIdentifier: issuer.keyIdentifier)
+        }
+        return try sign(
+            subject: try DistinguishedName { CommonName(commonName) }, publicKey: publicKey,
+            validity: validity, extensions: extensions, issuer: issuer, now: now)
+    }
+
+    /// An end-entity certificate for the given SANs and profile.
+    public static func leaf(
+        subject: DistinguishedName, publicKey: Certificate.PublicKey, subjectAltNames: [SubjectAltName],
+        profile: Profile, validity: ValidityPeriod, issuer: SigningIdentity, now: Date = Date()
+    ) throws -> Certificate {
+        guard !subjectAltNames.isEmpty else {
+            throw MeshCAError.invalidInput("a certificate needs at least one SAN: add --san DNS:name or --san IP:address")
+        }
+        try publicKey.checkStrength()
+        let keyUsage = publicKey.isRSA
+            ? KeyUsage(digitalSignature: true, keyEncipherment: true) : KeyUsage(digitalSignature: true)
+        let sans = SubjectAlternativeNames(subjectAltNames.map(\.generalName))
+        let extensions = try Certificate.Extensions {
+            Critical(BasicConstraints.notCertificateAuthority)
+            Critical(keyUsage)
+            try ExtendedKeyUsage(profile.extendedKeyUsage)
+            SubjectKeyIdentifier(hash: publicKey)
+            AuthorityKeyIdentifier(keyIdentifier: issuer.keyIdentifier)
+            // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
+            if subject.isEmpty { Critical(sans) } else { sans }
+        }
+        return try sign(
+            subject: subject, publicKey: publicKey, validity: validity, extensions: extensions,
+            issuer: issuer, now: now)
+    }
+
+    private static func sign(
+        subject: DistinguishedName, publicKey: Certificate.PublicKey, validity: ValidityPeriod,
+        extensions: Certificate.Extensions, issuer: SigningIdentity, now: Date
+    ) throws -> Certificate {
+        let notBefore = max(now - backdate, issuer.certificate.notValidBefore)
+        let notAfter = min(now + validity.seconds, issuer.certificate.notValidAfter)
+        guard notAfter > now else {
+            throw MeshCAError.store("the issuing CA certificate has expired: create a new CA with certtool init")
+        }
+        return try Certificate(
+            version: .v3, serialNumber: randomSerial(), publicKey: publicKey,
+            notValidBefore: notBefore, notValidAfter: notAfter,
+            issuer: issuer.certificate.subject, subject: subject,
+            signatureAlgorithm: issuer.privateKey.preferredSignatureAlgorithm,
+            extensions: extensions, issuerPrivateKey: issuer.privateKey)
+    }
+
+    /// 126 random bits in 16 octets: positive (top bit clear), never zero, well under the 20-octet limit.
+    static func randomSerial() -> Certificate.SerialNumber {
+        var bytes = (0..<16).map { _ in UInt8.random(in: .min ... .max) }
+        bytes[0] = (bytes[0] & 0x3F) | 0x40
+        return Certificate.SerialNumber(bytes: bytes)
+    }
+}
+
+extension Certificate.SerialNumber {
+    /// Upper-case hex with an even number of digits, as OpenSSL writes serials in index.txt.
+    public var hexString: String { bytes.map { String(format: "%02X", $0) }.joined() }
+}

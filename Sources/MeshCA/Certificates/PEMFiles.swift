@@ -1,0 +1,43 @@
+import Foundation
+import SwiftASN1
+import X509
+
+/// Reading and writing certificates as PEM (or DER) files.
+public enum PEMFiles {
+    /// Every certificate in a PEM bundle, in order; throws when there is none or one is malformed.
+    public static func certificates(_ pem: String, source: String) throws -> [Certificate] {
+        let documents: [PEMDocument]
+        do {
+            documents = try PEMDocument.parseMultiple(pemString: pem).filter { $0.discriminator == "CERTIFICATE" }
+        } catch {
+            throw MeshCAError.invalidInput("\(source) is not valid PEM: expected -----BEGIN CERTIFICATE----- blocks")
+        }
+        guard !documents.isEmpty else {
+            throw MeshCAError.invalidInput("\(source) holds no certificate: expected -----BEGIN CERTIFICATE-----")
+        }
+        return try documents.map { document in
+            do {
+                return try Certificate(derEncoded: document.derBytes)
+            } catch {
+                throw MeshCAError.invalidInput("\(source) holds a malformed certificate: \(error)")
+            }
+        }
+    }
+
+    /// Certificates from file contents that are either PEM or a single DER certificate.
+    public static func certificates(bytes: [UInt8], source: String) throws -> [Certificate] {
+        if let text = String(bytes: bytes, encoding: .utf8), text.contains("-----BEGIN") {
+            return try certificates(text, source: source)
+        }
+        do {
+            return [try Certificate(derEncoded: bytes)]
+        } catch {
+            throw MeshCAError.invalidInput("\(source) is neither a PEM nor a DER certificate")
+        }
+    }
+}
+
+extension Certificate {
+    /// `-----BEGIN CERTIFICATE-----` PEM with a trailing newline.
+    public func pemString() throws -> String { try serializeAsPEM().pemString + "\n" }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import SwiftASN1
+import X509
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The easy-rsa-style pki/ directory (DESIGN.md §3):
+///
+/// ```
+/// ca.crt  intermediate.crt  index.txt  index.txt.attr  crlnumber  crl.pem
+/// private/ (0700)  ca.key  intermediate.key  NAME.key      — PKCS#8 PEM, 0600
+/// issued/          NAME.crt                                — leaf, then intermediate
+/// certs_by_serial/ SERIAL.pem                              — every certificate ever issued
+/// ```
+public struct DirectoryStore: PKIStore {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+    }
+
+    public var location: String { directory }
+
+    func path(_ relative: String) -> String { "\(directory)/\(relative)" }
+
+    public var hasAuthority: Bool { FileManager.default.fileExists(atPath: path("ca.crt")) }
+
+    public func withExclusiveAccess<T>(_ body: () throws -> T) throws -> T {
+        try createLayout()
+        return try FileLock(path: path(".lock")).withLock(exclusive: true, body)
+    }
+
+    public func withSharedAccess<T>(_ body: () throws -> T) throws -> T {
+        guard FileManager.default.fileExists(atPath: directory) else { return try body() }
+        return try FileLock(path: path(".lock")).withLock(exclusive: false, body)
+    }
+
+    private func createLayout() throws {
+        for (relative, mode) in [("", 0o755), ("private", 0o700), ("issued", 0o755), ("certs_by_serial", 0o755)] {
+            let dir = relative.isEmpty ? directory : path(relative)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { throw MeshCAError.store("\(dir) exists but is not a directory") }
+                continue
+            }
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
+            } catch {
+                throw MeshCAError.io("cannot create \(dir): \(error.localizedDescription)")
+            }
+        }
+        // Tighten private/ even if someone created it by hand.
+        chmod(path("private"), 0o700)
+    }
+
+    // MARK: Authority
+
+    public func loadAuthority() throws -> AuthorityMaterial? {
+        guard let rootPEM = try AtomicFile.read(path("ca.crt")) else { return nil }
+        let root = try identity(certificatePEM: rootPEM, keyPath: "private/ca.key", label: "CA")
+        var intermediate: SigningIdentity?
+        if let pem = try AtomicFile.read(path("intermediate.crt")) {
+            intermediate = try identity(certificatePEM: pem, keyPath: "private/intermediate.key", label: "intermediate CA")
+        }
+        return AuthorityMaterial(root: root, intermediate: intermediate)
+    }
+
+    private func identity(certificatePEM: String, keyPath: String, label: String) throws -> SigningIdentity {
+        let certificate = try PEMFiles.certificates(certificatePEM, source: "\(label) certificate").first!
+        guard let keyPEM = try AtomicFile.read(path(keyPath)) else {
+            throw MeshCAError.store("the \(label) private key \(path(keyPath)) is missing: restore it from backup")
+        }
+        let key: Certificate.PrivateKey
+        do {
+            key = try Certificate.PrivateKey(pemEncoded: keyPEM)
+        } catch {
+            throw MeshCAError.store("\(path(keyPath)) is not a readable private key: restore it from backup")
+        }
+        return try SigningIdentity(certificate: certificate, privateKey: key, label: label)
+    }
+
+    public func saveAuthority(_ material: AuthorityMaterial) throws {
+        try AtomicFile.replace(path("private/ca.key"), with: try material.root.privateKey.pkcs8PEM(), mode: 0o600)
+        if let intermediate = material.intermediate {
+            try AtomicFile.replace(path("private/intermediate.key"), with: try intermediate.privateKey.pkcs8PEM(), mode: 0o600)
+            try AtomicFile.replace(path("intermediate.crt"), with: try intermediate.certificate.pemString(), mode: 0o644)
+        }
+        // ca.crt last: its presence is what marks the store as initialized.
+        try AtomicFile.replace(path("ca.crt"), with: try material.root.certificate.pemString(), mode: 0o644)
+        if try AtomicFile.read(path("index.txt.attr")) == nil {
+            try AtomicFile.replace(path("index.txt.attr"), with: "unique_subject = no\n", mode: 0o644)
+        }
+        if try AtomicFile.read(path("index.txt")) == nil {
+            try AtomicFile.replace(path("index.txt"), with: "", mode: 0o644)
+        }
+    }
+
+    // MARK: Issued certificates
+
+    public func issuedChain(named name: String) throws -> [Certificate]? {
+        guard let pem = try AtomicFile.read(path("issued/\(name).crt")) else { return nil }
+        return try PEMFiles.certificates(pem, source: path("issued/\(name).crt"))
+    }
+
+    public func issuedNames() throws -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path("issued"))) ?? []
+        return entries.filter { $0.hasSuffix(".crt") }.map { String($0.dropLast(4)) }.sorted()
+    }
+
+    public func saveIssued(name: String, chain: [Certificate], privateKeyPEM: String?) throws {
+        let leaf = chain[0]
+        let keyPath = path("private/\(name).key")
+        if let privateKeyPEM {
+            try AtomicFile.replace(keyPath, with: privateKeyPEM, mode: 0o600)
+        } else if FileManager.default.fileExists(atPath: keyPath) {
+            unlink(keyPath)
+        }
+        try AtomicFile.replace(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), with: try leaf.pemString(), mode: 0o644)
+        let chainPEM = try chain.map { try $0.pemString() }.joined()
+        try AtomicFile.replace(path("issued/\(name).crt"), with: chainPEM, mode: 0o644)
+    }
+
+    public func certificate(serial: String) throws -> Certificate? {
+        let file = path("certs_by_serial/\(serial.uppercased()).pem")
+        guard let pem = try AtomicFile.read(file) else { return nil }
+        return try PEMFiles.certificates(pem, source: file).first
+    }
+
+    // MARK: Database and CRL
+
+    public func loadDatabase() throws -> CertificateDatabase {
+        guard let text = try AtomicFile.read(path("index.txt")) else { return CertificateDatabase() }
+        return try CertificateDatabase(parsing: text, source: path("index.txt"))
+    }
+
+    public func saveDatabase(_ database: CertificateDatabase) throws {
+        try AtomicFile.replace(path("index.txt"), with: database.serialized, mode: 0o644)
+    }
+
+    public func takeCRLNumber() throws -> Int {
+        var number = 1
+        if let text = try AtomicFile.read(path("crlnumber")) {
+            guard let parsed = Int(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16) else {
+                throw MeshCAError.store("\(path("crlnumber")) does not hold a hex number: repair it")
+            }
+            number = parsed
+        }
+        try AtomicFile.replace(path("crlnumber"), with: String(format: "%02X\n", number + 1), mode: 0o644)
+        return number
+    }
+
+    public func saveCRL(pem: String) throws {
+        try AtomicFile.replace(path("crl.pem"), with: pem, mode: 0o644)
+    }
+}

@@ -1,0 +1,52 @@
+import X509
+
+/// The CA's root (and optional intermediate) identities as kept in a store.
+public struct AuthorityMaterial: Sendable {
+    public let root: SigningIdentity
+    public let intermediate: SigningIdentity?
+
+    public init(root: SigningIdentity, intermediate: SigningIdentity?) {
+        self.root = root
+        self.intermediate = intermediate
+    }
+
+    /// The identity that signs leaves and CRLs: the intermediate when there is one.
+    public var signer: SigningIdentity { intermediate ?? root }
+
+    /// Certificates to send after a leaf: the intermediate, if any (never the root).
+    public var chain: [Certificate] { intermediate.map { [$0.certificate] } ?? [] }
+}
+
+/// Where a CA keeps its keys, certificates, database and CRL. The pki/ directory is the one implementation
+/// today; a database-backed store can implement the same protocol.
+///
+/// Callers hold `withExclusiveAccess` across every read-modify-write so that concurrent processes never lose an
+/// update or reuse a serial.
+public protocol PKIStore: Sendable {
+    /// A human-readable location for messages, e.g. the directory path.
+    var location: String { get }
+    /// Whether the store holds a CA yet.
+    var hasAuthority: Bool { get }
+
+    func withExclusiveAccess<T>(_ body: () throws -> T) throws -> T
+    func withSharedAccess<T>(_ body: () throws -> T) throws -> T
+
+    func loadAuthority() throws -> AuthorityMaterial?
+    func saveAuthority(_ material: AuthorityMaterial) throws
+
+    /// The leaf followed by its chain, as last issued under `name`.
+    func issuedChain(named name: String) throws -> [Certificate]?
+    /// Every name with an issued certificate.
+    func issuedNames() throws -> [String]
+    /// Stores a newly issued certificate; a nil key removes any key stored earlier under the same name.
+    func saveIssued(name: String, chain: [Certificate], privateKeyPEM: String?) throws
+    /// Any certificate ever issued, by serial (upper-case hex).
+    func certificate(serial: String) throws -> Certificate?
+
+    func loadDatabase() throws -> CertificateDatabase
+    func saveDatabase(_ database: CertificateDatabase) throws
+
+    /// Returns the CRL number to use now and records that it was used.
+    func takeCRLNumber() throws -> Int
+    func saveCRL(pem: String) throws
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// A temporary directory holding one test's pki/ and scratch files, removed when the test ends.
+final class Workspace {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("certtool-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    var pki: String { path("pki") }
+
+    func path(_ relative: String) -> String { url.appendingPathComponent(relative).path }
+
+    /// Runs `certtool ARGS --pki <this pki>`.
+    @discardableResult
+    func certtool(_ arguments: [String], usePKIFlag: Bool = true, environment: [String: String] = [:]) throws -> CommandResult {
+        try Command.run(Self.certtoolPath, arguments + (usePKIFlag ? ["--pki", pki] : []),
+                        environment: environment, directory: url)
+    }
+
+    /// Like `certtool` but requires exit status 0.
+    @discardableResult
+    func ok(_ arguments: [String]) throws -> CommandResult {
+        let result = try certtool(arguments)
+        guard result.status == 0 else {
+            throw TestFailure("certtool \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.output)")
+        }
+        return result
+    }
+
+    func openssl(_ arguments: [String], input: Data? = nil) throws -> CommandResult {
+        try Command.run("openssl", arguments, input: input, directory: url)
+    }
+
+    func read(_ relative: String) throws -> String { try String(contentsOfFile: path(relative), encoding: .utf8) }
+
+    func write(_ relative: String, _ text: String) throws {
+        try text.write(toFile: path(relative), atomically: true, encoding: .utf8)
+    }
+
+    /// Every file under pki/ with its contents, to prove a failed command wrote nothing.
+    func snapshot() -> [String: Data] {
+        var files: [String: Data] = [:]
+        guard let enumerator = FileManager.default.enumerator(atPath: pki) else { return files }
+        while let relative = enumerator.nextObject() as? String {
+            files[relative] = FileManager.default.contents(atPath: "\(pki)/\(relative)") ?? Data()
+        }
+        return files
+    }
+
+    func mode(_ relative: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path(relative))[.posixPermissions] as! NSNumber).intValue
+    }
+
+    /// The built `certtool`: next to the test bundle in the build directory, or `$CERTTOOL_BIN`.
+    static let certtoolPath: String = {
+        if let explicit = ProcessInfo.processInfo.environment["CERTTOOL_BIN"] { return explicit }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("certtool").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return "certtool"
+    }()
+}
+
+extension CommandResult {
+    /// Certificates' SHA-256 fingerprints and the like are compared as plain text.
+    var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import SwiftASN1
+import Testing
+import X509
+@testable import MeshCA
+
+@Suite struct CertificateBuilderTests {
+    func authority(_ keyType: KeyType, validity: ValidityPeriod = .init(seconds: 365 * 86_400)) throws -> SigningIdentity {
+        let key = try keyType.generate()
+        let root = try CertificateBuilder.root(commonName: "Test Root", key: key, validity: validity)
+        return try SigningIdentity(certificate: root, privateKey: key, label: "CA")
+    }
+
+    @Test(arguments: [KeyType.ecdsaP256, .ecdsaP384, .rsa2048, .ed25519])
+    func leafFollowsTheProfile(keyType: KeyType) throws {
+        let ca = try authority(keyType)
+        let key = try keyType.generate()
+        let now = Date()
+        let leaf = try CertificateBuilder.leaf(
+            subject: try DistinguishedName { CommonName("web") }, publicKey: key.publicKey,
+            subjectAltNames: [try SubjectAltName(parsing: "web.example.internal")], profile: .both,
+            validity: ValidityPeriod(seconds: 86_400), issuer: ca, now: now)
+
+        #expect(leaf.version == .v3)
+        #expect(leaf.serialNumber.bytes.count <= 20 && leaf.serialNumber.bytes.count >= 8)
+        #expect(leaf.serialNumber.bytes.first! & 0x80 == 0)
+        let basic = try #require(leaf.extensions.first { $0.oid == .X509ExtensionID.basicConstraints })
+        #expect(basic.critical)
+        #expect(try leaf.extensions.basicConstraints == .notCertificateAuthority)
+        let keyUsageExtension = try #require(leaf.extensions.first { $0.oid == .X509ExtensionID.keyUsage })
+        #expect(keyUsageExtension.critical)
+        let keyUsage = try #require(try leaf.extensions.keyUsage)
+        #expect(keyUsage.digitalSignature)
+        #expect(keyUsage.keyEncipherment == (keyType == .rsa2048))
+        #expect(!keyUsage.keyCertSign)
+        #expect(try leaf.extensions.authorityKeyIdentifier?.keyIdentifier == ca.certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+        #expect(try leaf.extensions.subjectKeyIdentifier != nil)
+        #expect(try leaf.extensions.extendedKeyUsage?.contains(.serverAuth) == true)
+        #expect(try leaf.extensions.extendedKeyUsage?.contains(.clientAuth) == true)
+        #expect(abs(leaf.notValidBefore.timeIntervalSince(now - CertificateBuilder.backdate)) < 2)
+        #expect(ca.certificate.publicKey.isValidSignature(leaf.signature, for: leaf))
+    }
+
+    @Test func rootHasNoAKIAndIsACriticalCA() throws {
+        let ca = try authority(.ecdsaP256)
+        #expect(try ca.certificate.extensions.authorityKeyIdentifier == nil)
+        #expect(try ca.certificate.extensions.basicConstraints == .isCertificateAuthority(maxPathLength: nil))
+        #expect(ca.certificate.extensions.first { $0.oid == .X509ExtensionID.basicConstraints }?.critical == true)
+        let keyUsage = try #require(try ca.certificate.extensions.keyUsage)
+        #expect(keyUsage.keyCertSign && keyUsage.cRLSign && !keyUsage.digitalSignature)
+    }
+
+    @Test func leafNeverOutlivesItsIssuer() throws {
+        let ca = try authority(.ecdsaP256, validity: ValidityPeriod(seconds: 3_600))
+        let key = try KeyType.ecdsaP256.generate()
+        let leaf = try CertificateBuilder.leaf(
+            subject: try DistinguishedName { CommonName("web") }, publicKey: key.publicKey,
+            subjectAltNames: [.dns("web.example.internal")], profile: .server,
+            validity: ValidityPeriod(seconds: 90 * 86_400), issuer: ca)
+        #expect(leaf.notValidAfter == ca.certificate.notValidAfter)
+    }
+
+    @Test func emptySubjectMakesTheSANCritical() throws {
+        let ca = try authority(.ecdsaP256)
+        let leaf = try CertificateBuilder.leaf(
+            subject: DistinguishedName(), publicKey: try KeyType.ecdsaP256.generate().publicKey,
+            subjectAltNames: [.dns("web.example.internal")], profile: .server,
+            validity: ValidityPeriod(seconds: 86_400), issuer: ca)
+        #expect(leaf.extensions.first { $0.oid == .X509ExtensionID.subjectAlternativeName }?.critical == true)
+    }
+
+    @Test func keyFromAnotherCertificateIsRefused() throws {
+        let ca = try authority(.ecdsaP256)
+        #expect(throws: MeshCAError.self) {
+            try SigningIdentity(certificate: ca.certificate, privateKey: try KeyType.ecdsaP256.generate(), label: "CA")
+        }
+    }
+
+    @Test(arguments: KeyType.allCases.filter { $0 != .rsa4096 && $0 != .rsa3072 })
+    func privateKeysAreWrittenAsPKCS8(keyType: KeyType) throws {
+        let key = try keyType.generate()
+        let pem = try key.pkcs8PEM()
+        #expect(pem.hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        #expect(try Certificate.PrivateKey(pemEncoded: pem).publicKey == key.publicKey)
+    }
+}

@@ -1,0 +1,26 @@
+# Shared by scripts/test, scripts/demo and bench/: install the real peers we test against when missing.
+
+# The directory pip installs console scripts into, so freshly installed tools are on PATH.
+export PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=""
+# require_apt COMMAND:PACKAGE...  — apt-get install PACKAGE unless COMMAND is on PATH.
+require_apt() {
+  local missing=()
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing ${missing[*]} (apt)" >&2
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# require_pip COMMAND:PACKAGE...  — pip install PACKAGE unless COMMAND is on PATH.
+require_pip() {
+  local missing=()
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing ${missing[*]} (pip)" >&2
+  python3 -m pip install -q --disable-pip-version-check "${missing[@]}"
+}
