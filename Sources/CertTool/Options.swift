@@ -36,11 +36,7 @@ enum Output {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
-    static func date(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func date(_ date: Date) -> String { date.iso8601 }
 }
 
 /// Reads a file the user named, as bytes; a missing or unreadable file is an input error.

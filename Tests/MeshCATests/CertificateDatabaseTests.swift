@@ -14,8 +14,10 @@ import Testing
         #expect(database.records.count == 3)
         #expect(database.records[1].revocationReason == .keyCompromise)
         #expect(database.records[2].revocationReason == nil)
-        #expect(Calendar.utc.component(.year, from: database.records[2].expiry) == 2051)
+        #expect(UTCDateTime(database.records[2].expiry).year == 2051)
         #expect(database.serialized == text)
+        // Serializing from the parsed records reproduces OpenSSL's rows byte for byte.
+        #expect(CertificateDatabase(records: database.records).serialized == text)
         #expect(database.record(serial: "57cbe9d6f600c91e983740e49d3b9424")?.subject == "/CN=web")
     }
 
@@ -26,8 +28,39 @@ import Testing
         #expect(throws: MeshCAError.self) { try CertificateDatabase(parsing: row, source: "index.txt") }
     }
 
+    @Test func appendKeepsExistingRowsAndRevokeRewritesOne() throws {
+        let original = "V\t270220012155Z\t\tAB\tunknown\t/CN=a\n"
+        var database = try CertificateDatabase(parsing: original, source: "x")
+        let expiry = try #require(CertificateDatabase.parseTime("300101000000Z"))
+        database.append(.init(status: .valid, expiry: expiry, revocationDate: nil, revocationReason: nil, serial: "CD", subject: "/CN=b"))
+        #expect(database.serialized == original + "V\t300101000000Z\t\tCD\tunknown\t/CN=b\n")
+        let revokedAt = try #require(CertificateDatabase.parseTime("261122012158Z"))
+        #expect(database.revoke(serial: "ab", at: revokedAt, reason: .superseded)?.status == .revoked)
+        #expect(database.serialized.hasPrefix("R\t270220012155Z\t261122012158Z,superseded\tAB\tunknown\t/CN=a\n"))
+        let missing = database.revoke(serial: "EF", at: revokedAt, reason: .superseded)
+        #expect(missing == nil)
+    }
+
     @Test func expiryIsComputed() throws {
         let database = try CertificateDatabase(parsing: "V\t200101000000Z\t\tAB\tunknown\t/CN=a\n", source: "x")
         #expect(database.records[0].effectiveStatus(at: Date()) == .expired)
+    }
+}
+
+@Suite struct UTCDateTimeTests {
+    @Test func agreesWithFoundationAcrossCenturies() throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let date = Date(timeIntervalSince1970: TimeInterval(Int.random(in: -2_000_000_000...7_000_000_000, using: &generator)))
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+            let t = UTCDateTime(date)
+            let ours: [Int] = [t.year, t.month, t.day, t.hour, t.minute, t.second]
+            let foundation: [Int] = [c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!]
+            #expect(ours == foundation)
+            #expect(t.date == date)
+        }
+        #expect(UTCDateTime(year: 2026, month: 13, day: 1, hour: 0, minute: 0, second: 0).date == nil)
     }
 }

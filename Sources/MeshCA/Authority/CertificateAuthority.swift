@@ -114,7 +114,6 @@ public struct CertificateAuthority: Sendable {
                 subject: try DistinguishedName { CommonName(request.name) }, publicKey: key.publicKey,
                 subjectAltNames: request.subjectAltNames, profile: request.profile, validity: request.validity,
                 issuer: material.signer)
-            if let created { try store.saveAuthority(created) }
             return try record(leaf, name: request.name, material: material, keyPEM: try key.pkcs8PEM(), created: created)
         }
     }
@@ -198,12 +197,11 @@ public struct CertificateAuthority: Sendable {
             throw MeshCAError.store("serial \(serial) is already in the database (random collision): run the command again")
         }
         let chain = [leaf] + material.chain
-        try store.saveIssued(name: name, chain: chain, privateKeyPEM: keyPEM)
-        // The database row is written last: it is the commit point of an issuance.
-        database.records.append(.init(
+        database.append(.init(
             status: .valid, expiry: leaf.notValidAfter, revocationDate: nil, revocationReason: nil,
             serial: serial, subject: leaf.subject.opensslOneLine))
-        try store.saveDatabase(database)
+        try store.saveIssuance(
+            name: name, chain: chain, privateKeyPEM: keyPEM, database: database, newAuthority: created)
         return Issued(name: name, chain: chain, privateKeyPEM: keyPEM, createdAuthority: created)
     }
 
@@ -223,19 +221,16 @@ public struct CertificateAuthority: Sendable {
                 let normalized = hex.hasPrefix("0X") ? String(hex.dropFirst(2)) : hex
                 serial = database.records.first { $0.serial.trimmingLeadingZeros == normalized.trimmingLeadingZeros }?.serial
             }
-            guard let serial, let index = database.records.firstIndex(where: { $0.serial == serial }) else {
+            guard let serial, let existing = database.record(serial: serial) else {
                 throw MeshCAError.invalidInput(
                     "no certificate named or with serial '\(nameOrSerial)' in \(store.location): see certtool list")
             }
-            if let revoked = database.records[index].revocationDate {
-                throw MeshCAError.invalidInput(
-                    "'\(nameOrSerial)' (serial \(serial)) was already revoked on \(ISO8601DateFormatter().string(from: revoked))")
+            if let revoked = existing.revocationDate {
+                throw MeshCAError.invalidInput("'\(nameOrSerial)' (serial \(serial)) was already revoked on \(revoked.iso8601)")
             }
-            database.records[index].status = .revoked
-            database.records[index].revocationDate = date
-            database.records[index].revocationReason = reason
+            let record = database.revoke(serial: serial, at: date, reason: reason)!
             try store.saveDatabase(database)
-            return database.records[index]
+            return record
         }
     }
 
@@ -248,11 +243,11 @@ public struct CertificateAuthority: Sendable {
                 guard record.status == .revoked, let date = record.revocationDate else { return nil }
                 return .init(serial: record.serial.hexBytes, revocationDate: date, reason: record.revocationReason)
             }
-            let number = try store.takeCRLNumber()
+            let number = try store.nextCRLNumber()
             let crl = try CertificateRevocationList(
                 issuer: material.signer, number: number, entries: entries,
                 thisUpdate: now - CertificateBuilder.backdate, nextUpdate: now + nextUpdate.seconds)
-            try store.saveCRL(pem: crl.pemString)
+            try store.saveCRL(pem: crl.pemString, number: number)
             return (crl, number)
         }
     }

@@ -94,5 +94,19 @@ public enum CertificateBuilder {
 
 extension Certificate.SerialNumber {
     /// Upper-case hex with an even number of digits, as OpenSSL writes serials in index.txt.
-    public var hexString: String { bytes.map { String(format: "%02X", $0) }.joined() }
+    public var hexString: String { bytes.upperHex() }
+}
+
+extension Sequence where Element == UInt8 {
+    /// Upper-case hex digits, optionally separated (`String(format:)` goes through NSString and is slow).
+    func upperHex(separator: String = "") -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in self {
+            if !out.isEmpty { out.append(contentsOf: separator.utf8) }
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }

@@ -54,7 +54,7 @@ public struct CertificateSummary: Codable, Sendable, Equatable {
         keyType = certificate.publicKey.algorithmName
         signatureAlgorithm = certificate.signatureAlgorithm.description
         let der = (try? certificate.derBytes) ?? []
-        sha256Fingerprint = SHA256.hash(data: der).map { String(format: "%02X", $0) }.joined(separator: ":")
+        sha256Fingerprint = Array(SHA256.hash(data: der)).upperHex(separator: ":")
     }
 
     /// The profile implied by the EKU: server, client, both, ca, or other.

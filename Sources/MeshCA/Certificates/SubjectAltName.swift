@@ -20,7 +20,7 @@ public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {
     /// Parses a `--san` value: `DNS:`, `IP:`, `URI:` or `email:` prefix, or a bare value typed by its shape
     /// (IP literal → IP, `scheme://` → URI, contains `@` → email, else DNS).
     public init(parsing spec: String) throws {
-        let trimmed = spec.trimmingCharacters(in: .whitespaces)
+        let trimmed = String(spec.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
         if let colon = trimmed.firstIndex(of: ":"), let prefix = Self.prefix(String(trimmed[..<colon])) {
             let value = String(trimmed[trimmed.index(after: colon)...])
             guard !value.isEmpty else {

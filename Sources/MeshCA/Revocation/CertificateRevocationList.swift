@@ -121,11 +121,13 @@ private struct SignatureAlgorithmIdentifier: DERSerializable {
 extension DER.Serializer {
     /// RFC 5280 §5.1.2.4: UTCTime through 2049, GeneralizedTime from 2050.
     fileprivate mutating func serializeTime(_ date: Date) throws {
-        let c = Calendar.utc.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        if c.year! < 2050 {
-            try serialize(UTCTime(year: c.year!, month: c.month!, day: c.day!, hours: c.hour!, minutes: c.minute!, seconds: c.second!))
+        let t = UTCDateTime(date)
+        if t.year < 2050 {
+            try serialize(UTCTime(year: t.year, month: t.month, day: t.day, hours: t.hour, minutes: t.minute, seconds: t.second))
         } else {
-            try serialize(GeneralizedTime(year: c.year!, month: c.month!, day: c.day!, hours: c.hour!, minutes: c.minute!, seconds: c.second!, fractionalSeconds: 0))
+            try serialize(GeneralizedTime(
+                year: t.year, month: t.month, day: t.day, hours: t.hour, minutes: t.minute, seconds: t.second,
+                fractionalSeconds: 0))
         }
     }
 }

@@ -8,39 +8,99 @@ import Musl
 import Darwin
 #endif
 
-/// Whole-file writes that readers never see half-done: write a temporary sibling, fsync, then rename.
-enum AtomicFile {
-    static func replace(_ path: String, with text: String, mode: mode_t) throws {
-        try replace(path, with: Array(text.utf8), mode: mode)
+/// Writes that readers never see half-done, made durable together: every file is written to a temporary
+/// sibling, then one sync makes all of them durable, then they are renamed into place in order.
+///
+/// One `syncfs` plus one directory `fsync` per batch instead of one `fsync` per file: an issuance writes four
+/// files, and each separate sync costs a journal commit (about 1 ms on this project's ext4 disks).
+struct FileBatch {
+    private var staged: [(temporary: String, path: String)] = []
+    private var committed = false
+
+    /// Set `CERTTOOL_SYNC=off` to skip syncing (tests, throwaway CAs); atomic renames are kept.
+    static let syncEnabled = ProcessInfo.processInfo.environment["CERTTOOL_SYNC"] != "off"
+
+    mutating func stage(_ path: String, _ text: String, mode: mode_t) throws {
+        try stage(path, Array(text.utf8), mode: mode)
     }
 
-    static func replace(_ path: String, with bytes: [UInt8], mode: mode_t) throws {
+    mutating func stage(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: .min ... .max))"
         // The mode is set at creation so a private key is never readable by others, even briefly.
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw MeshCAError.io("cannot create \(temporary): \(errnoDescription())") }
-        var ok = false
-        defer {
-            if !ok { unlink(temporary) }
-        }
-        do {
-            defer { close(fd) }
-            _ = fchmod(fd, mode)  // creation mode is masked by umask
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw MeshCAError.io("cannot write \(temporary): \(errnoDescription())")
-                }
-                offset += written
+        staged.append((temporary, path))
+        defer { close(fd) }
+        _ = fchmod(fd, mode)  // creation mode is masked by umask
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw MeshCAError.io("cannot write \(temporary): \(errnoDescription())")
             }
-            guard fsync(fd) == 0 else { throw MeshCAError.io("cannot sync \(temporary): \(errnoDescription())") }
+            offset += written
         }
-        guard rename(temporary, path) == 0 else {
-            throw MeshCAError.io("cannot rename \(temporary) to \(path): \(errnoDescription())")
+    }
+
+    /// Syncs every staged file, renames them into place in staging order, then syncs their directories.
+    mutating func commit() throws {
+        guard let first = staged.first else { return }
+        if Self.syncEnabled {
+            let fd = open(first.temporary, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw MeshCAError.io("cannot open \(first.temporary): \(errnoDescription())") }
+            defer { close(fd) }
+            let synced: Bool
+            if let syncfs = Self.syncfs {
+                synced = syncfs(fd) == 0
+            } else {
+                synced = staged.allSatisfy { entry in
+                    let file = open(entry.temporary, O_RDONLY | O_CLOEXEC)
+                    defer { close(file) }
+                    return file >= 0 && fsync(file) == 0
+                }
+            }
+            guard synced else { throw MeshCAError.io("cannot sync \(first.temporary): \(errnoDescription())") }
         }
-        ok = true
+        for entry in staged {
+            guard rename(entry.temporary, entry.path) == 0 else {
+                throw MeshCAError.io("cannot rename \(entry.temporary) to \(entry.path): \(errnoDescription())")
+            }
+        }
+        committed = true
+        if Self.syncEnabled {
+            for directory in Set(staged.map { ($0.path as NSString).deletingLastPathComponent }) {
+                let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if fd >= 0 {
+                    _ = fsync(fd)
+                    close(fd)
+                }
+            }
+        }
+    }
+
+    /// Linux's `syncfs(2)` is not imported into Swift; look it up once (nil elsewhere: fsync each file).
+    private static let syncfs: (@convention(c) (Int32) -> Int32)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs")
+        .map { unsafeBitCast($0, to: (@convention(c) (Int32) -> Int32).self) }
+
+    /// Removes temporaries that were not committed (after an error).
+    func discard() {
+        guard !committed else { return }
+        for entry in staged { unlink(entry.temporary) }
+    }
+
+    /// Stages, commits and cleans up in one go.
+    static func perform(_ body: (inout FileBatch) throws -> Void) throws {
+        var batch = FileBatch()
+        defer { batch.discard() }
+        try body(&batch)
+        try batch.commit()
+    }
+}
+
+enum AtomicFile {
+    static func replace(_ path: String, with text: String, mode: mode_t) throws {
+        try FileBatch.perform { try $0.stage(path, text, mode: mode) }
     }
 
     static func read(_ path: String) throws -> String? {

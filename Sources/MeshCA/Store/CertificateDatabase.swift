@@ -27,21 +27,48 @@ public struct CertificateDatabase: Sendable, Equatable {
         }
     }
 
-    public var records: [Record]
+    public private(set) var records: [Record]
+    /// The file as read plus appended rows, so an issuance does not re-serialize every row; nil after an update.
+    private var text: String?
 
-    public init(records: [Record] = []) { self.records = records }
-
-    public func record(serial: String) -> Record? {
-        records.first { $0.serial.caseInsensitiveCompare(serial) == .orderedSame }
+    public init(records: [Record] = []) {
+        self.records = records
+        self.text = records.isEmpty ? "" : nil
     }
 
-    /// Parses `index.txt`; `source` names the file in errors.
+    /// Adds a row for a newly issued certificate.
+    public mutating func append(_ record: Record) {
+        records.append(record)
+        text? += Self.line(record)
+    }
+
+    /// Marks a certificate revoked; returns the updated row.
+    public mutating func revoke(serial: String, at date: Date, reason: RevocationReason) -> Record? {
+        guard let index = records.firstIndex(where: { $0.serial == serial.uppercased() }) else { return nil }
+        records[index].status = .revoked
+        records[index].revocationDate = date
+        records[index].revocationReason = reason
+        text = nil
+        return records[index]
+    }
+
+    public func record(serial: String) -> Record? {
+        let wanted = serial.uppercased()
+        return records.first { $0.serial == wanted }
+    }
+
+    /// Parses `index.txt`; `source` names the file in errors. Works on UTF-8 bytes: a CA's index grows with
+    /// every certificate and is read by every command.
     public init(parsing text: String, source: String) throws {
         var records: [Record] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        let bytes = Array(text.utf8)
+        var number = 0
+        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            number += 1
+            let fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
+                .map { String(decoding: $0, as: UTF8.self) }
             func fail(_ why: String) -> MeshCAError {
-                MeshCAError.store("\(source) line \(number + 1) is malformed (\(why)): repair or restore it")
+                MeshCAError.store("\(source) line \(number) is malformed (\(why)): repair or restore it")
             }
             guard fields.count == 6 else { throw fail("expected 6 tab-separated fields, found \(fields.count)") }
             guard let status = Status(rawValue: fields[0]) else { throw fail("unknown status '\(fields[0])'") }
@@ -66,58 +93,37 @@ public struct CertificateDatabase: Sendable, Equatable {
                        serial: fields[3].uppercased(), subject: fields[5]))
         }
         self.records = records
+        self.text = text.isEmpty || text.hasSuffix("\n") ? text : text + "\n"
     }
 
-    public var serialized: String {
-        records.map { record in
-            var revocation = ""
-            if let date = record.revocationDate, record.status == .revoked {
-                revocation = Self.formatTime(date)
-                if let reason = record.revocationReason, reason != .unspecified { revocation += ",\(reason.opensslName)" }
-            }
-            return [record.status.rawValue, Self.formatTime(record.expiry), revocation, record.serial, "unknown",
-                    record.subject].joined(separator: "\t") + "\n"
-        }.joined()
+    public var serialized: String { text ?? records.map(Self.line).joined() }
+
+    private static func line(_ record: Record) -> String {
+        var revocation = ""
+        if let date = record.revocationDate, record.status == .revoked {
+            revocation = formatTime(date)
+            if let reason = record.revocationReason, reason != .unspecified { revocation += ",\(reason.opensslName)" }
+        }
+        return [record.status.rawValue, formatTime(record.expiry), revocation, record.serial, "unknown", record.subject]
+            .joined(separator: "\t") + "\n"
     }
 
-    /// OpenSSL writes UTCTime (`YYMMDDHHMMSSZ`) before 2050 and GeneralizedTime (`YYYYMMDDHHMMSSZ`) after.
-    static func formatTime(_ date: Date) -> String {
-        let c = Calendar.utc.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let year = c.year!
-        let prefix = year < 2050 ? String(format: "%02d", year % 100) : String(format: "%04d", year)
-        return prefix + String(format: "%02d%02d%02d%02d%02dZ", c.month!, c.day!, c.hour!, c.minute!, c.second!)
-    }
+    static func formatTime(_ date: Date) -> String { UTCDateTime(date).opensslTime }
 
     static func parseTime(_ text: String) -> Date? {
-        guard text.hasSuffix("Z"), text.count == 13 || text.count == 15 else { return nil }
-        let digits = text.dropLast()
-        guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
-        let numbers = Array(digits)
-        func number(_ start: Int, _ length: Int) -> Int { Int(String(numbers[start..<start + length]))! }
-        var year: Int, offset: Int
-        if text.count == 13 {
-            let yy = number(0, 2)
-            year = yy >= 50 ? 1900 + yy : 2000 + yy
-            offset = 2
-        } else {
-            year = number(0, 4)
-            offset = 4
+        let digits = Array(text.utf8)
+        guard digits.last == UInt8(ascii: "Z"), digits.count == 13 || digits.count == 15,
+            digits.dropLast().allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+        else { return nil }
+        func number(_ start: Int, _ length: Int) -> Int {
+            digits[start..<start + length].reduce(0) { $0 * 10 + Int($1 - 0x30) }
         }
-        var components = DateComponents()
-        components.year = year
-        components.month = number(offset, 2)
-        components.day = number(offset + 2, 2)
-        components.hour = number(offset + 4, 2)
-        components.minute = number(offset + 6, 2)
-        components.second = number(offset + 8, 2)
-        return Calendar.utc.date(from: components)
+        let offset = digits.count == 13 ? 2 : 4
+        var year = number(0, offset)
+        if offset == 2 { year += year >= 50 ? 1900 : 2000 }
+        return UTCDateTime(
+            year: year, month: number(offset, 2), day: number(offset + 2, 2), hour: number(offset + 4, 2),
+            minute: number(offset + 6, 2), second: number(offset + 8, 2)
+        ).date
     }
-}
-
-extension Calendar {
-    static let utc: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
 }

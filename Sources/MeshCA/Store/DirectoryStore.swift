@@ -87,19 +87,23 @@ public struct DirectoryStore: PKIStore {
     }
 
     public func saveAuthority(_ material: AuthorityMaterial) throws {
-        try AtomicFile.replace(path("private/ca.key"), with: try material.root.privateKey.pkcs8PEM(), mode: 0o600)
+        try FileBatch.perform { try stageAuthority(material, into: &$0) }
+    }
+
+    private func stageAuthority(_ material: AuthorityMaterial, into batch: inout FileBatch) throws {
+        try batch.stage(path("private/ca.key"), try material.root.privateKey.pkcs8PEM(), mode: 0o600)
         if let intermediate = material.intermediate {
-            try AtomicFile.replace(path("private/intermediate.key"), with: try intermediate.privateKey.pkcs8PEM(), mode: 0o600)
-            try AtomicFile.replace(path("intermediate.crt"), with: try intermediate.certificate.pemString(), mode: 0o644)
+            try batch.stage(path("private/intermediate.key"), try intermediate.privateKey.pkcs8PEM(), mode: 0o600)
+            try batch.stage(path("intermediate.crt"), try intermediate.certificate.pemString(), mode: 0o644)
         }
-        // ca.crt last: its presence is what marks the store as initialized.
-        try AtomicFile.replace(path("ca.crt"), with: try material.root.certificate.pemString(), mode: 0o644)
         if try AtomicFile.read(path("index.txt.attr")) == nil {
-            try AtomicFile.replace(path("index.txt.attr"), with: "unique_subject = no\n", mode: 0o644)
+            try batch.stage(path("index.txt.attr"), "unique_subject = no\n", mode: 0o644)
         }
         if try AtomicFile.read(path("index.txt")) == nil {
-            try AtomicFile.replace(path("index.txt"), with: "", mode: 0o644)
+            try batch.stage(path("index.txt"), "", mode: 0o644)
         }
+        // ca.crt last: its presence is what marks the store as initialized.
+        try batch.stage(path("ca.crt"), try material.root.certificate.pemString(), mode: 0o644)
     }
 
     // MARK: Issued certificates
@@ -114,17 +118,21 @@ public struct DirectoryStore: PKIStore {
         return entries.filter { $0.hasSuffix(".crt") }.map { String($0.dropLast(4)) }.sorted()
     }
 
-    public func saveIssued(name: String, chain: [Certificate], privateKeyPEM: String?) throws {
-        let leaf = chain[0]
+    public func saveIssuance(
+        name: String, chain: [Certificate], privateKeyPEM: String?, database: CertificateDatabase,
+        newAuthority: AuthorityMaterial?
+    ) throws {
         let keyPath = path("private/\(name).key")
-        if let privateKeyPEM {
-            try AtomicFile.replace(keyPath, with: privateKeyPEM, mode: 0o600)
-        } else if FileManager.default.fileExists(atPath: keyPath) {
-            unlink(keyPath)
+        try FileBatch.perform { batch in
+            if let newAuthority { try stageAuthority(newAuthority, into: &batch) }
+            if let privateKeyPEM { try batch.stage(keyPath, privateKeyPEM, mode: 0o600) }
+            let leaf = chain[0]
+            try batch.stage(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), try leaf.pemString(), mode: 0o644)
+            try batch.stage(path("issued/\(name).crt"), try chain.map { try $0.pemString() }.joined(), mode: 0o644)
+            try batch.stage(path("index.txt"), database.serialized, mode: 0o644)
         }
-        try AtomicFile.replace(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), with: try leaf.pemString(), mode: 0o644)
-        let chainPEM = try chain.map { try $0.pemString() }.joined()
-        try AtomicFile.replace(path("issued/\(name).crt"), with: chainPEM, mode: 0o644)
+        // A certificate signed from a CSR replaces one whose key we generated: that key no longer matches.
+        if privateKeyPEM == nil { unlink(keyPath) }
     }
 
     public func certificate(serial: String) throws -> Certificate? {
@@ -144,19 +152,24 @@ public struct DirectoryStore: PKIStore {
         try AtomicFile.replace(path("index.txt"), with: database.serialized, mode: 0o644)
     }
 
-    public func takeCRLNumber() throws -> Int {
-        var number = 1
-        if let text = try AtomicFile.read(path("crlnumber")) {
-            guard let parsed = Int(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16) else {
-                throw MeshCAError.store("\(path("crlnumber")) does not hold a hex number: repair it")
-            }
-            number = parsed
+    public func nextCRLNumber() throws -> Int {
+        guard let text = try AtomicFile.read(path("crlnumber")) else { return 1 }
+        guard let number = Int(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16), number > 0 else {
+            throw MeshCAError.store("\(path("crlnumber")) does not hold a hex number: repair it")
         }
-        try AtomicFile.replace(path("crlnumber"), with: String(format: "%02X\n", number + 1), mode: 0o644)
         return number
     }
 
-    public func saveCRL(pem: String) throws {
-        try AtomicFile.replace(path("crl.pem"), with: pem, mode: 0o644)
+    public func saveCRL(pem: String, number: Int) throws {
+        try FileBatch.perform { batch in
+            try batch.stage(path("crl.pem"), pem, mode: 0o644)
+            try batch.stage(path("crlnumber"), String(number + 1, radix: 16, uppercase: true).leftPadded(to: 2) + "\n", mode: 0o644)
+        }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

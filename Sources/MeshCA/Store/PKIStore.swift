@@ -38,15 +38,20 @@ public protocol PKIStore: Sendable {
     func issuedChain(named name: String) throws -> [Certificate]?
     /// Every name with an issued certificate.
     func issuedNames() throws -> [String]
-    /// Stores a newly issued certificate; a nil key removes any key stored earlier under the same name.
-    func saveIssued(name: String, chain: [Certificate], privateKeyPEM: String?) throws
+    /// Stores a newly issued certificate and the database that records it as one durable write, the database
+    /// last (it is the commit point). `newAuthority` is a CA this issuance created, stored first. A nil key
+    /// removes any key stored earlier under the same name.
+    func saveIssuance(
+        name: String, chain: [Certificate], privateKeyPEM: String?, database: CertificateDatabase,
+        newAuthority: AuthorityMaterial?) throws
     /// Any certificate ever issued, by serial (upper-case hex).
     func certificate(serial: String) throws -> Certificate?
 
     func loadDatabase() throws -> CertificateDatabase
     func saveDatabase(_ database: CertificateDatabase) throws
 
-    /// Returns the CRL number to use now and records that it was used.
-    func takeCRLNumber() throws -> Int
-    func saveCRL(pem: String) throws
+    /// The number the next CRL gets (1 for the first).
+    func nextCRLNumber() throws -> Int
+    /// Stores a CRL and records that its number was used.
+    func saveCRL(pem: String, number: Int) throws
 }
