@@ -48,11 +48,15 @@ import Testing
         #expect(ws.snapshot() == before, "\(arguments) changed the pki")
     }
 
-    @Test func badSANOnAFreshMachineCreatesNoCA() throws {
+    @Test(arguments: [
+        ["issue", "a", "--san", "DNS:bad..name"], ["revoke", "a"], ["crl"], ["list"], ["verify", "a"], ["sign", "x.csr"],
+    ])
+    func failedCommandOnAFreshMachineCreatesNoPKI(arguments: [String]) throws {
         let ws = try Workspace()
-        let result = try ws.certtool(["issue", "a", "--san", "DNS:bad..name"])
-        #expect(result.status == 2)
-        #expect(!FileManager.default.fileExists(atPath: ws.pki))
+        let result = try ws.certtool(arguments)
+        #expect(result.status == 2, "\(arguments): \(result.output)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: ws.pki), "\(arguments) left a pki/ behind")
     }
 
     @Test func caKeyThatDoesNotMatchItsCertificate() throws {

@@ -32,8 +32,20 @@ public struct DirectoryStore: PKIStore {
     public var hasAuthority: Bool { FileManager.default.fileExists(atPath: path("ca.crt")) }
 
     public func withExclusiveAccess<T>(_ body: () throws -> T) throws -> T {
+        let existed = FileManager.default.fileExists(atPath: directory)
         try createLayout()
-        return try FileLock(path: path(".lock")).withLock(exclusive: true, body)
+        do {
+            return try FileLock(path: path(".lock")).withLock(exclusive: true, body)
+        } catch {
+            // A failed first command leaves no empty pki/ behind. rmdir only removes empty directories, so
+            // nothing a concurrent process wrote meanwhile is lost.
+            if !existed {
+                for relative in ["private", "issued", "certs_by_serial"] { rmdir(path(relative)) }
+                unlink(path(".lock"))
+                rmdir(directory)
+            }
+            throw error
+        }
     }
 
     public func withSharedAccess<T>(_ body: () throws -> T) throws -> T {
@@ -63,10 +75,10 @@ public struct DirectoryStore: PKIStore {
     // MARK: Authority
 
     public func loadAuthority() throws -> AuthorityMaterial? {
-        guard let rootPEM = try AtomicFile.read(path("ca.crt")) else { return nil }
+        guard let rootPEM = try readIfPresent(path("ca.crt")) else { return nil }
         let root = try identity(certificatePEM: rootPEM, keyPath: "private/ca.key", label: "CA")
         var intermediate: SigningIdentity?
-        if let pem = try AtomicFile.read(path("intermediate.crt")) {
+        if let pem = try readIfPresent(path("intermediate.crt")) {
             intermediate = try identity(certificatePEM: pem, keyPath: "private/intermediate.key", label: "intermediate CA")
         }
         return AuthorityMaterial(root: root, intermediate: intermediate)
@@ -74,7 +86,7 @@ public struct DirectoryStore: PKIStore {
 
     private func identity(certificatePEM: String, keyPath: String, label: String) throws -> SigningIdentity {
         let certificate = try PEMFiles.certificates(certificatePEM, source: "\(label) certificate").first!
-        guard let keyPEM = try AtomicFile.read(path(keyPath)) else {
+        guard let keyPEM = try readIfPresent(path(keyPath)) else {
             throw MeshCAError.store("the \(label) private key \(path(keyPath)) is missing: restore it from backup")
         }
         let key: Certificate.PrivateKey
@@ -96,10 +108,10 @@ public struct DirectoryStore: PKIStore {
             try batch.stage(path("private/intermediate.key"), try intermediate.privateKey.pkcs8PEM(), mode: 0o600)
             try batch.stage(path("intermediate.crt"), try intermediate.certificate.pemString(), mode: 0o644)
         }
-        if try AtomicFile.read(path("index.txt.attr")) == nil {
+        if try readIfPresent(path("index.txt.attr")) == nil {
             try batch.stage(path("index.txt.attr"), "unique_subject = no\n", mode: 0o644)
         }
-        if try AtomicFile.read(path("index.txt")) == nil {
+        if try readIfPresent(path("index.txt")) == nil {
             try batch.stage(path("index.txt"), "", mode: 0o644)
         }
         // ca.crt last: its presence is what marks the store as initialized.
@@ -109,7 +121,7 @@ public struct DirectoryStore: PKIStore {
     // MARK: Issued certificates
 
     public func issuedChain(named name: String) throws -> [Certificate]? {
-        guard let pem = try AtomicFile.read(path("issued/\(name).crt")) else { return nil }
+        guard let pem = try readIfPresent(path("issued/\(name).crt")) else { return nil }
         return try PEMFiles.certificates(pem, source: path("issued/\(name).crt"))
     }
 
@@ -137,23 +149,23 @@ public struct DirectoryStore: PKIStore {
 
     public func certificate(serial: String) throws -> Certificate? {
         let file = path("certs_by_serial/\(serial.uppercased()).pem")
-        guard let pem = try AtomicFile.read(file) else { return nil }
+        guard let pem = try readIfPresent(file) else { return nil }
         return try PEMFiles.certificates(pem, source: file).first
     }
 
     // MARK: Database and CRL
 
     public func loadDatabase() throws -> CertificateDatabase {
-        guard let text = try AtomicFile.read(path("index.txt")) else { return CertificateDatabase() }
+        guard let text = try readIfPresent(path("index.txt")) else { return CertificateDatabase() }
         return try CertificateDatabase(parsing: text, source: path("index.txt"))
     }
 
     public func saveDatabase(_ database: CertificateDatabase) throws {
-        try AtomicFile.replace(path("index.txt"), with: database.serialized, mode: 0o644)
+        try FileBatch.perform { try $0.stage(path("index.txt"), database.serialized, mode: 0o644) }
     }
 
     public func nextCRLNumber() throws -> Int {
-        guard let text = try AtomicFile.read(path("crlnumber")) else { return 1 }
+        guard let text = try readIfPresent(path("crlnumber")) else { return 1 }
         guard let number = Int(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16), number > 0 else {
             throw MeshCAError.store("\(path("crlnumber")) does not hold a hex number: repair it")
         }
@@ -171,5 +183,15 @@ public struct DirectoryStore: PKIStore {
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// The file's text, or nil when it does not exist.
+private func readIfPresent(_ path: String) throws -> String? {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    do {
+        return try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        throw MeshCAError.io("cannot read \(path): \(error.localizedDescription)")
     }
 }

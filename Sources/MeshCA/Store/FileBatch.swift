@@ -97,18 +97,3 @@ struct FileBatch {
         try batch.commit()
     }
 }
-
-enum AtomicFile {
-    static func replace(_ path: String, with text: String, mode: mode_t) throws {
-        try FileBatch.perform { try $0.stage(path, text, mode: mode) }
-    }
-
-    static func read(_ path: String) throws -> String? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw MeshCAError.io("cannot read \(path): \(error.localizedDescription)")
-        }
-    }
-}
