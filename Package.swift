@@ -33,6 +33,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeshCATests", dependencies: ["MeshCA"]),
-        .testTarget(name: "CertToolTests", dependencies: ["MeshCA", "CertTool"]),
+        .testTarget(
+            name: "CertToolTests",
+            dependencies: ["MeshCA", "CertTool", .product(name: "SwiftASN1", package: "swift-asn1")]),
     ]
 )

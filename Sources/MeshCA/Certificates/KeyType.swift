@@ -72,7 +72,7 @@ extension Certificate.PrivateKey {
         return .ed25519
     }
 
-    /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) for every key type, as `openssl pkey` and Go read it.
+    /// PKCS#8 PEM (type "PRIVATE KEY") for every key type, as `openssl pkey` and Go read it.
     public func pkcs8PEM() throws -> String {
         let pem = try serializeAsPEM()
         if pem.discriminator == "PRIVATE KEY" { return pem.pemString }
