@@ -7,12 +7,17 @@ let package = Package(
     products: [
         .library(name: "MeshCA", targets: ["MeshCA"]),
         .executable(name: "certtool", targets: ["CertTool"]),
+        .executable(name: "scrape-sidecar", targets: ["ScrapeSidecar"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -24,17 +29,59 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .target(
+            name: "CommandLineSupport",
+            dependencies: ["MeshCA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "CertTool",
             dependencies: [
-                "MeshCA",
+                "MeshCA", "CommandLineSupport",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "MeshTLS",
+            dependencies: [
+                "MeshCA",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "ScrapeSidecar",
+            dependencies: [
+                "MeshTLS", "CommandLineSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            // Channel handlers are confined to their event loop; NIO's isolation annotations are adopted later.
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .testTarget(name: "MeshCATests", dependencies: ["MeshCA"]),
         .testTarget(
-            name: "CertToolTests",
-            dependencies: ["MeshCA", "CertTool", .product(name: "SwiftASN1", package: "swift-asn1")]),
+            name: "MeshTLSTests",
+            dependencies: [
+                "MeshTLS", "MeshCA",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["MeshCA", "CertTool", "ScrapeSidecar", .product(name: "SwiftASN1", package: "swift-asn1")],
+            exclude: ["Fixtures"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import CommandLineSupport
 import MeshCA
 
 @main
@@ -12,31 +13,5 @@ struct CertTool: AsyncParsableCommand {
             ListCommand.self, ShowCommand.self, VerifyCommand.self,
         ])
 
-    /// ArgumentParser exits 64 on usage errors and prints the whole help; we print one line and exit 2.
-    static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch let error as MeshCAError {
-            fail(error.description, status: error.exitStatus)
-        } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)
-        } catch {
-            if exitCode(for: error) == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
-            }
-            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            fail(message.replacingOccurrences(of: "Error: ", with: ""), status: 2)
-        }
-    }
-
-    static func fail(_ message: String, status: Int32) -> Never {
-        FileHandle.standardError.write(Data("certtool: error: \(message)\n".utf8))
-        Foundation.exit(status)
-    }
+    static func main() async { await CommandMain.run(CertTool.self, name: "certtool") }
 }

@@ -24,9 +24,7 @@ public struct CertificateSummary: Codable, Sendable, Equatable {
         serial = certificate.serialNumber.hexString
         notBefore = certificate.notValidBefore
         notAfter = certificate.notValidAfter
-        subjectAltNames = ((try? certificate.extensions.subjectAlternativeNames) ?? nil).map { names in
-            names.map { SubjectAltName($0)?.description ?? String(describing: $0) }
-        } ?? []
+        subjectAltNames = certificate.subjectAltNames.map(\.description)
         var usages: [String] = []
         if let ku = (try? certificate.extensions.keyUsage) ?? nil {
             let flags: [(Bool, String)] = [

@@ -153,8 +153,8 @@ public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Reads back a SAN from a certificate; other name forms are skipped.
-    init?(_ name: GeneralName) {
+    /// Reads back a SAN from a certificate; nil for other name forms.
+    public init?(_ name: GeneralName) {
         switch name {
         case .dnsName(let value): self = .dns(value)
         case .ipAddress(let bytes):
@@ -203,4 +203,12 @@ extension UInt8 {
     fileprivate var isLetter: Bool { (self >= 0x41 && self <= 0x5A) || (self >= 0x61 && self <= 0x7A) }
     fileprivate var isDigit: Bool { self >= 0x30 && self <= 0x39 }
     fileprivate var isLDH: Bool { isLetter || isDigit || self == UInt8(ascii: "-") }
+}
+
+extension Certificate {
+    /// The DNS, IP, URI and email SANs of the certificate (other name forms are skipped).
+    public var subjectAltNames: [SubjectAltName] {
+        guard let names = (try? extensions.subjectAlternativeNames) ?? nil else { return [] }
+        return names.compactMap(SubjectAltName.init)
+    }
 }

@@ -67,43 +67,17 @@ import Testing
     }
 }
 
-/// `openssl s_server -www` on 127.0.0.1 with a kernel-chosen port, stopped by PID.
+/// `openssl s_server -www` on 127.0.0.1 with a kernel-chosen port.
 final class OpenSSLServer {
-    let process = Process()
+    private let server: BackgroundProcess
     let port: Int
-    private let log: URL
 
     init(_ ws: Workspace, arguments: [String]) throws {
-        log = ws.url.appendingPathComponent("s_server-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.executableURL = URL(fileURLWithPath: try Command.resolve("openssl"))
-        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-www"] + arguments
-        process.currentDirectoryURL = ws.url
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date() + 10
-        var found: Int?
-        while found == nil && Date() < deadline && process.isRunning {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("ACCEPT 127.0.0.1:") }) {
-                found = Int(line.split(separator: ":").last!)
-            } else {
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-        }
-        guard let found else {
-            kill(process.processIdentifier, SIGKILL)
-            throw TestFailure("openssl s_server did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-        }
-        port = found
+        server = try BackgroundProcess(
+            "openssl", ["s_server", "-accept", "127.0.0.1:0", "-www"] + arguments, in: ws, name: "s_server",
+            ready: { $0.hasPrefix("ACCEPT 127.0.0.1:") })
+        port = server.number(after: "ACCEPT 127.0.0.1:")!
     }
 
-    /// SIGKILL by PID: children of the test runner inherit a signal mask that blocks SIGTERM.
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    func stop() { server.stop() }
 }

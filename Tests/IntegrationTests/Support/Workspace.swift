@@ -56,17 +56,21 @@ final class Workspace {
         (try FileManager.default.attributesOfItem(atPath: path(relative))[.posixPermissions] as! NSNumber).intValue
     }
 
-    /// The built `certtool`: next to the test bundle in the build directory, or `$CERTTOOL_BIN`.
-    static let certtoolPath: String = {
-        if let explicit = ProcessInfo.processInfo.environment["CERTTOOL_BIN"] { return explicit }
+    /// The built `certtool`.
+    static let certtoolPath = builtProduct("certtool")
+    /// The built `scrape-sidecar`.
+    static let sidecarPath = builtProduct("scrape-sidecar")
+
+    /// A product next to the test bundle in the build directory.
+    static func builtProduct(_ name: String) -> String {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("certtool").path
+            let candidate = directory.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             directory.deleteLastPathComponent()
         }
-        return "certtool"
-    }()
+        return name
+    }
 }
 
 extension CommandResult {

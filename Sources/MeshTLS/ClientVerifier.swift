@@ -1,0 +1,66 @@
+import Foundation
+import MeshCA
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
+import X509
+
+/// Verifies client certificate chains for a TLS listener: chains to the client CA, within validity, carries
+/// clientAuth, not revoked by the CRL. Runs as swift-nio-ssl's custom verification callback, so an unverifiable
+/// client fails the handshake.
+public final class ClientVerifier: Sendable {
+    public struct Trust: Sendable {
+        public var roots: [Certificate]
+        public var revocations: RevocationList?
+
+        public init(roots: [Certificate], revocations: RevocationList?) {
+            self.roots = roots
+            self.revocations = revocations
+        }
+
+        /// Loads the client CA bundle and, if given, a CRL signed by one of its certificates.
+        public static func load(clientCA: String, crl: String?) throws -> Trust {
+            let roots = try TLSFiles.trustAnchors(clientCA)
+            let revocations = try crl.map { try RevocationList(bytes: TLSFiles.read($0, what: "CRL"), issuers: roots, source: $0) }
+            return Trust(roots: roots, revocations: revocations)
+        }
+    }
+
+    private let trust: NIOLockedValueBox<Trust>
+    /// Called with the reason whenever a client is refused (for logs and metrics).
+    private let onFailure: @Sendable (String) -> Void
+
+    public init(trust: Trust, onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.trust = NIOLockedValueBox(trust)
+        self.onFailure = onFailure
+    }
+
+    /// Replaces the trust anchors and CRL for new handshakes.
+    public func update(_ trust: Trust) { self.trust.withLockedValue { $0 = trust } }
+
+    /// Verifies a presented chain (leaf first).
+    public func verify(_ chain: [Certificate], at time: Date = Date()) async throws -> [Certificate] {
+        guard let leaf = chain.first else { throw MeshCAError.verificationFailed("no client certificate") }
+        let trust = self.trust.withLockedValue { $0 }
+        return try await ChainVerification(
+            roots: trust.roots, intermediates: Array(chain.dropFirst()),
+            revokedSerials: trust.revocations?.revokedSerials ?? [], purpose: .client, time: time
+        ).verify(leaf)
+    }
+
+    /// swift-nio-ssl's callback: completes the promise with the validated chain, or fails the handshake.
+    public func nioCallback(_ presented: [NIOSSLCertificate], _ promise: EventLoopPromise<NIOSSLVerificationResultWithMetadata>) {
+        let onFailure = self.onFailure
+        promise.completeWithTask {
+            do {
+                let chain = try presented.map { try Certificate(derEncoded: $0.toDERBytes()) }
+                let validated = try await self.verify(chain)
+                let nioChain = try validated.map { try NIOSSLCertificate(bytes: $0.derBytes, format: .der) }
+                return .certificateVerified(VerificationMetadata(ValidatedCertificateChain(nioChain)))
+            } catch {
+                onFailure("\(error)")
+                return .failed
+            }
+        }
+    }
+}

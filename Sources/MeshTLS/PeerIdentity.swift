@@ -1,0 +1,26 @@
+import Crypto
+import Foundation
+import MeshCA
+import X509
+
+/// Who is on the other end of a verified mTLS connection.
+public struct PeerIdentity: Sendable, Equatable {
+    public var subjectAltNames: [SubjectAltName]
+    /// RFC 4514 / 2253 form, most specific attribute first (`CN=prom,O=Example`).
+    public var subject: String
+    /// Lower-case hex SHA-256 of the DER certificate, as Envoy puts it in XFCC `Hash=`.
+    public var sha256: String
+
+    public init(certificate: Certificate) {
+        subjectAltNames = certificate.subjectAltNames
+        subject = certificate.subject.description
+        let der = (try? certificate.derBytes) ?? []
+        sha256 = SHA256.hash(data: der).map { byte in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+        }.joined()
+    }
+
+    public var dnsNames: [String] { subjectAltNames.compactMap { if case .dns(let name) = $0 { name } else { nil } } }
+    public var uris: [String] { subjectAltNames.compactMap { if case .uri(let uri) = $0 { uri } else { nil } } }
+}

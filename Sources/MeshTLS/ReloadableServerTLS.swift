@@ -1,0 +1,107 @@
+import Foundation
+import MeshCA
+import NIOConcurrencyHelpers
+import NIOSSL
+import X509
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A listener's serving identity and client trust, re-read when the files change. New handshakes use the
+/// newest good set; open connections keep theirs; a broken or mismatched new set keeps the old one.
+public final class ReloadableServerTLS: Sendable {
+    public struct Files: Sendable, Equatable {
+        public var certificate: String
+        public var key: String
+        public var clientCA: String
+        public var crl: String?
+
+        public init(certificate: String, key: String, clientCA: String, crl: String?) {
+            self.certificate = certificate
+            self.key = key
+            self.clientCA = clientCA
+            self.crl = crl
+        }
+
+        var paths: [String] { [certificate, key, clientCA] + (crl.map { [$0] } ?? []) }
+    }
+
+    private struct Loaded {
+        var context: NIOSSLContext
+        var notAfter: Date
+        var stamps: [FileStamp]
+    }
+
+    public let files: Files
+    public let verifier: ClientVerifier
+    private let loaded: NIOLockedValueBox<Loaded>
+
+    /// Loads the files; the first load must succeed.
+    public init(files: Files, onClientRefused: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.files = files
+        let (loaded, trust) = try Self.load(files)
+        self.loaded = NIOLockedValueBox(loaded)
+        self.verifier = ClientVerifier(trust: trust, onFailure: onClientRefused)
+    }
+
+    public var context: NIOSSLContext { loaded.withLockedValue { $0.context } }
+    public var certificateNotAfter: Date { loaded.withLockedValue { $0.notAfter } }
+
+    /// Re-reads the files if any changed (or always, with `force`, as on SIGHUP). Returns whether a new set was
+    /// installed; throws, keeping the old set, when the new files are unusable.
+    @discardableResult
+    public func reload(force: Bool = false) throws -> Bool {
+        let stamps = files.paths.map(FileStamp.init)
+        guard force || stamps != loaded.withLockedValue({ $0.stamps }) else { return false }
+        do {
+            let (new, trust) = try Self.load(files)
+            loaded.withLockedValue { $0 = new }
+            verifier.update(trust)
+            return true
+        } catch {
+            // Remember the stamps so a broken file is reported once, not on every poll.
+            loaded.withLockedValue { $0.stamps = stamps }
+            throw error
+        }
+    }
+
+    private static func load(_ files: Files) throws -> (Loaded, ClientVerifier.Trust) {
+        let stamps = files.paths.map(FileStamp.init)
+        let leafPEM = try TLSFiles.read(files.certificate, what: "certificate")
+        let leaf = try PEMFiles.certificates(bytes: leafPEM, source: files.certificate)[0]
+        let keyPEM = String(decoding: try TLSFiles.read(files.key, what: "private key"), as: UTF8.self)
+        guard let key = try? Certificate.PrivateKey(pemEncoded: keyPEM) else {
+            throw MeshCAError.invalidInput("\(files.key) is not a PEM private key")
+        }
+        guard key.publicKey == leaf.publicKey else {
+            throw MeshCAError.invalidInput("\(files.key) does not belong to the certificate in \(files.certificate)")
+        }
+        let context = try ServerTLS.context(certificate: files.certificate, key: files.key, clientCA: files.clientCA)
+        let trust = try ClientVerifier.Trust.load(clientCA: files.clientCA, crl: files.crl)
+        return (Loaded(context: context, notAfter: leaf.notValidAfter, stamps: stamps), trust)
+    }
+}
+
+/// What identifies a file version: device, inode, size and modification time (following symlinks, so a
+/// Kubernetes `..data` swap counts as a change).
+struct FileStamp: Equatable, Sendable {
+    var device: UInt64 = 0, inode: UInt64 = 0, size: Int64 = -1, seconds: Int = 0, nanoseconds: Int = 0
+
+    init(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        #if canImport(Darwin)
+        seconds = info.st_mtimespec.tv_sec
+        nanoseconds = info.st_mtimespec.tv_nsec
+        #else
+        seconds = info.st_mtim.tv_sec
+        nanoseconds = info.st_mtim.tv_nsec
+        #endif
+    }
+}

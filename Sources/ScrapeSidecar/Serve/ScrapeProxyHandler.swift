@@ -1,0 +1,278 @@
+import Foundation
+import Logging
+import MeshTLS
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import X509
+
+/// What a listener lets through, and how long it waits for the upstream.
+struct AccessPolicy: Sendable {
+    var allowedSANs: SANAllowList
+    /// Exact request paths (query ignored) that may be proxied.
+    var allowedPaths: Set<String>
+    /// Upstream deadline when the request carries no `X-Prometheus-Scrape-Timeout-Seconds`.
+    var defaultTimeout: TimeAmount = .seconds(30)
+    /// Request bodies are buffered until the upstream connection is ready; scrapes have none.
+    var maxRequestBody = 1 << 20
+}
+
+/// Terminates one client connection's HTTP requests after TLS: checks identity and path, then streams the
+/// request to a pooled upstream connection and the response back, with backpressure both ways.
+final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, UpstreamResponseDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        /// Refusing this request: drop its body, answer at its end.
+        case refusing(HTTPResponseStatus, String)
+        /// Waiting for an upstream connection; request parts are buffered.
+        case connecting(pending: [HTTPClientRequestPart], bodyBytes: Int, ended: Bool)
+        case forwarding(upstream: Channel, requestEnded: Bool, responseStarted: Bool)
+    }
+
+    private let policy: AccessPolicy
+    private let pools: UpstreamPools
+    private let logger: Logger
+    private let metrics: SidecarMetrics
+    private let listener: String
+    private var state = State.idle
+    private var identity: PeerIdentity?
+    private var keepAlive = true
+    private var timeout: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    private var requestStart = NIODeadline.now()
+
+    init(policy: AccessPolicy, pools: UpstreamPools, metrics: SidecarMetrics, listener: String, logger: Logger) {
+        self.policy = policy
+        self.pools = pools
+        self.metrics = metrics
+        self.listener = listener
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            startRequest(head, context: context)
+        case .body(let buffer):
+            switch state {
+            case .connecting(var pending, let bytes, let ended):
+                guard bytes + buffer.readableBytes <= policy.maxRequestBody else {
+                    state = .refusing(.payloadTooLarge, "request body larger than \(policy.maxRequestBody) bytes")
+                    return
+                }
+                pending.append(.body(.byteBuffer(buffer)))
+                state = .connecting(pending: pending, bodyBytes: bytes + buffer.readableBytes, ended: ended)
+            case .forwarding(let upstream, _, _):
+                upstream.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            case .idle, .refusing:
+                break
+            }
+        case .end:
+            switch state {
+            case .refusing(let status, let reason):
+                respond(status, reason, context: context)
+            case .connecting(var pending, let bytes, _):
+                pending.append(.end(nil))
+                state = .connecting(pending: pending, bodyBytes: bytes, ended: true)
+            case .forwarding(let upstream, _, let started):
+                upstream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                state = .forwarding(upstream: upstream, requestEnded: true, responseStarted: started)
+            case .idle:
+                break
+            }
+        }
+    }
+
+    private func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        keepAlive = head.isKeepAlive
+        requestStart = .now()
+        let path = String(head.uri.prefix { $0 != "?" })
+        guard let identity = peerIdentity(context: context) else {
+            state = .refusing(.forbidden, "no verified client certificate")
+            return
+        }
+        guard policy.allowedPaths.contains(path) else {
+            state = .refusing(.forbidden, "path \(path) is not allowed")
+            return
+        }
+        guard policy.allowedSANs.match(identity) != nil else {
+            let names = identity.subjectAltNames.map(\.description).joined(separator: ", ")
+            state = .refusing(.forbidden, "client identity [\(names)] is not allowed")
+            return
+        }
+
+        var upstreamHead = head
+        for name in IdentityHeaders.reserved + Self.hopByHop { upstreamHead.headers.remove(name: name) }
+        upstreamHead.headers.add(name: "x-forwarded-client-cert", value: IdentityHeaders.xfcc(identity))
+        upstreamHead.version = .http1_1
+        state = .connecting(pending: [.head(upstreamHead)], bodyBytes: 0, ended: false)
+
+        let seconds = head.headers.first(name: "x-prometheus-scrape-timeout-seconds").flatMap(Double.init)
+        let deadline = seconds.map { TimeAmount.milliseconds(Int64($0 * 1000)) } ?? policy.defaultTimeout
+        timeout = context.eventLoop.scheduleTask(in: deadline) { [weak self] in self?.upstreamTimedOut() }
+
+        pools.pool(for: context.eventLoop).acquire().whenComplete { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let upstream): self.connected(upstream)
+            case .failure(let error): self.upstreamFailed(error)
+            }
+        }
+    }
+
+    private func connected(_ upstream: Channel) {
+        guard case .connecting(let pending, _, let ended) = state, let context else {
+            pools.pool(for: upstream.eventLoop).release(upstream)
+            return
+        }
+        guard let responseHandler = try? upstream.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self) else {
+            upstream.close(promise: nil)
+            upstreamFailed(ChannelError.ioOnClosedChannel)
+            return
+        }
+        responseHandler.delegate = self
+        state = .forwarding(upstream: upstream, requestEnded: ended, responseStarted: false)
+        for part in pending { upstream.write(part, promise: nil) }
+        upstream.flush()
+        _ = context
+    }
+
+    // MARK: UpstreamResponseDelegate
+
+    func upstreamHead(_ head: HTTPResponseHead) {
+        guard case .forwarding(let upstream, let ended, _) = state, let context else { return }
+        timeout?.cancel()
+        timeout = nil
+        var head = head
+        for name in Self.hopByHop { head.headers.remove(name: name) }
+        if !keepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        metrics.upstreamLatency(listener: listener, seconds: Double((NIODeadline.now() - requestStart).nanoseconds) / 1e9)
+        metrics.request(listener: listener, code: Int(head.status.code))
+        state = .forwarding(upstream: upstream, requestEnded: ended, responseStarted: true)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func upstreamBody(_ buffer: ByteBuffer) {
+        guard case .forwarding(let upstream, _, _) = state, let context else { return }
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        // Backpressure: stop reading the upstream while the client cannot keep up.
+        if !context.channel.isWritable { _ = upstream.setOption(.autoRead, value: false) }
+    }
+
+    func upstreamEnd(reusable: Bool) {
+        guard case .forwarding(let upstream, let requestEnded, _) = state, let context else { return }
+        state = .idle
+        if reusable && requestEnded {
+            pools.pool(for: upstream.eventLoop).release(upstream)
+        } else {
+            upstream.close(promise: nil)
+        }
+        let keepAlive = self.keepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+
+    func upstreamFailed(_ error: Error) {
+        timeout?.cancel()
+        timeout = nil
+        guard let context else { return }
+        switch state {
+        case .connecting, .forwarding(_, _, false):
+            if case .forwarding(let upstream, _, _) = state { detach(upstream) }
+            logger.warning("upstream failed", metadata: ["listener": "\(listener)", "error": "\(error)"])
+            let ended: Bool
+            switch state {
+            case .connecting(_, _, let e), .forwarding(_, let e, _): ended = e
+            default: ended = true
+            }
+            if ended {
+                respond(.badGateway, "upstream unavailable: \(error)", context: context)
+            } else {
+                state = .refusing(.badGateway, "upstream unavailable: \(error)")
+            }
+        case .forwarding(let upstream, _, true):
+            // The response already started: all that can be done is to cut the connection.
+            detach(upstream)
+            state = .idle
+            context.close(promise: nil)
+        case .idle, .refusing:
+            break
+        }
+    }
+
+    private func upstreamTimedOut() {
+        timeout = nil
+        guard let context else { return }
+        switch state {
+        case .connecting, .forwarding(_, _, false):
+            if case .forwarding(let upstream, _, _) = state { detach(upstream) }
+            state = .idle
+            keepAlive = false
+            respond(.gatewayTimeout, "upstream did not answer within the scrape timeout", context: context)
+        default:
+            break
+        }
+    }
+
+    // MARK: Client connection
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, case .forwarding(let upstream, _, _) = state {
+            _ = upstream.setOption(.autoRead, value: true)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        if case .forwarding(let upstream, _, _) = state { detach(upstream) }
+        state = .idle
+        context.fireChannelInactive()
+    }
+
+    /// Closes an upstream connection without hearing back from it: closing runs its `channelInactive`
+    /// synchronously, which would otherwise report a failure for a request already answered.
+    private func detach(_ upstream: Channel) {
+        (try? upstream.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self))?.delegate = nil
+        upstream.close(promise: nil)
+    }
+
+    /// A one-line text response (refusals and gateway errors).
+    private func respond(_ status: HTTPResponseStatus, _ reason: String, context: ChannelHandlerContext) {
+        state = .idle
+        metrics.request(listener: listener, code: Int(status.code))
+        if status == .forbidden {
+            logger.info("refused", metadata: ["listener": "\(listener)", "reason": "\(reason)"])
+        }
+        var body = context.channel.allocator.buffer(capacity: reason.utf8.count + 1)
+        body.writeString(reason + "\n")
+        var headers = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", "\(body.readableBytes)")])
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let keepAlive = self.keepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+
+    /// The verified client identity, read once per connection from the TLS handler.
+    private func peerIdentity(context: ChannelHandlerContext) -> PeerIdentity? {
+        if let identity { return identity }
+        guard let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+            let leaf = handler.peerValidatedCertificateChain?.first,
+            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
+        else { return nil }
+        identity = PeerIdentity(certificate: certificate)
+        return identity
+    }
+
+    private static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization"]
+}

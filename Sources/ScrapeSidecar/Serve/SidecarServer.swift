@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import MeshTLS
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// The listeners of `scrape-sidecar serve`: one mTLS listener per route, an optional admin listener, hot
+/// reload of the TLS files (poll + SIGHUP), and a graceful stop on SIGTERM.
+final class SidecarServer: Sendable {
+    struct Configuration: Sendable {
+        var routes: [Route]
+        var files: ReloadableServerTLS.Files
+        var policy: AccessPolicy
+        var adminListen: (host: String, port: Int)?
+        var reloadInterval: TimeAmount = .seconds(2)
+    }
+
+    let configuration: Configuration
+    let logger: Logger
+    let metrics = SidecarMetrics()
+    let tls: ReloadableServerTLS
+    let group: MultiThreadedEventLoopGroup
+
+    init(_ configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        // Before any thread exists, so every thread inherits the mask and only `SignalWatcher` sees them.
+        SignalWatcher.blockSignals()
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let metrics = self.metrics
+        self.tls = try ReloadableServerTLS(files: configuration.files) { reason in
+            logger.notice("client refused in TLS handshake", metadata: ["reason": "\(reason)"])
+            metrics.handshakeFailure(reason: SidecarMetrics.handshakeReason(reason))
+        }
+    }
+
+    /// Binds every listener, prints where, and serves until SIGTERM or SIGINT.
+    func run() async throws {
+        var channels: [Channel] = []
+        for route in configuration.routes {
+            let pools = UpstreamPools(host: route.upstreamHost, port: route.upstreamPort)
+            let channel = try await listener(route: route, pools: pools).get()
+            let port = channel.localAddress?.port ?? route.listenPort
+            let name = "\(route.listenHost):\(port)"
+            metrics.certificateNotAfter(listener: name, tls.certificateNotAfter)
+            print("listening on https://\(name) → http://\(route.upstreamHost):\(route.upstreamPort)")
+            channels.append(channel)
+        }
+        if let admin = configuration.adminListen {
+            let channel = try await adminListener(host: admin.host, port: admin.port).get()
+            print("admin on http://\(admin.host):\(channel.localAddress?.port ?? admin.port)")
+            channels.append(channel)
+        }
+        fflush(stdout)
+
+        let reloadTask = group.next().scheduleRepeatedTask(
+            initialDelay: configuration.reloadInterval, delay: configuration.reloadInterval
+        ) { [self] _ in reload(force: false) }
+        let signals = SignalWatcher()
+        signals.onHangup = { [self] in reload(force: true) }
+        await signals.waitForTermination()
+
+        logger.notice("stopping: closing listeners, finishing in-flight requests")
+        reloadTask.cancel()
+        for channel in channels { try? await channel.close() }
+        try? await Task.sleep(for: .milliseconds(200))
+        try await group.shutdownGracefully()
+    }
+
+    private func reload(force: Bool) {
+        do {
+            if try tls.reload(force: force) {
+                logger.notice("reloaded certificate, key, client CA and CRL")
+                for route in configuration.routes {
+                    metrics.certificateNotAfter(listener: "\(route.listenHost):\(route.listenPort)", tls.certificateNotAfter)
+                }
+            }
+        } catch {
+            logger.error("kept the previous TLS identity: the new files are unusable", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func listener(route: Route, pools: UpstreamPools) -> EventLoopFuture<Channel> {
+        let tls = self.tls, policy = configuration.policy, metrics = self.metrics, logger = self.logger
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    let name = "\(route.listenHost):\(channel.localAddress?.port ?? route.listenPort)"
+                    try pipeline.addHandler(NIOSSLServerHandler(
+                        context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
+                    try pipeline.addHandler(HandshakeFailureCounter(metrics: metrics, listener: name))
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(ScrapeProxyHandler(
+                        policy: policy, pools: pools, metrics: metrics, listener: name, logger: logger))
+                }
+            }
+            .bind(host: route.listenHost, port: route.listenPort)
+    }
+
+    private func adminListener(host: String, port: Int) -> EventLoopFuture<Channel> {
+        let metrics = self.metrics, tls = self.tls, routes = configuration.routes, group = self.group
+        let readiness: @Sendable () -> EventLoopFuture<String?> = {
+            let loop = group.next()
+            if tls.certificateNotAfter < Date() { return loop.makeSucceededFuture("the serving certificate has expired") }
+            let checks = routes.map { route in
+                ClientBootstrap(group: loop).connectTimeout(.seconds(1))
+                    .connect(host: route.upstreamHost, port: route.upstreamPort)
+                    .flatMap { $0.close().map { nil as String? } }
+                    .recover { _ in "upstream http://\(route.upstreamHost):\(route.upstreamPort) is unreachable" }
+            }
+            return EventLoopFuture.whenAllComplete(checks, on: loop).map { results in
+                results.compactMap { try? $0.get() }.compactMap { $0 }.first
+            }
+        }
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics, readiness: readiness))
+                }
+            }
+            .bind(host: host, port: port)
+    }
+}
+
+/// SIGTERM/SIGINT end the server; SIGHUP asks for a reload. The signals are blocked in every thread (call
+/// `blockSignals()` before any thread starts) and taken by `sigwait` on a thread of their own, which is reliable
+/// whatever signal mask the parent process passed down.
+final class SignalWatcher: @unchecked Sendable {
+    var onHangup: @Sendable () -> Void = {}
+
+    private static var handled: sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signalNumber in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, signalNumber) }
+        return set
+    }
+
+    static func blockSignals() {
+        var set = handled
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    func waitForTermination() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                var set = Self.handled
+                while true {
+                    var received: Int32 = 0
+                    guard sigwait(&set, &received) == 0 else { continue }
+                    if received == SIGHUP {
+                        onHangup()
+                    } else {
+                        continuation.resume()
+                        return
+                    }
+                }
+            }
+            thread.name = "signals"
+            thread.start()
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// A server the test started: output captured to a file, readiness read from it, stopped by PID.
+final class BackgroundProcess {
+    let process = Process()
+    let log: URL
+
+    /// Starts `executable` and, given `ready`, waits until a line of its output satisfies it.
+    init(_ executable: String, _ arguments: [String], in ws: Workspace, name: String,
+         ready: ((String) -> Bool)?, timeout: TimeInterval = 15) throws {
+        log = ws.url.appendingPathComponent("\(name)-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.executableURL = URL(fileURLWithPath: try Command.resolve(executable))
+        process.arguments = arguments
+        process.currentDirectoryURL = ws.url
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        guard let ready else { return }
+        let deadline = Date() + timeout
+        while !output.split(separator: "\n").contains(where: { ready(String($0)) }) {
+            guard process.isRunning, Date() < deadline else {
+                stop()
+                throw TestFailure("\(name) did not become ready: \(output)")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// The first integer after `prefix` in the output (e.g. a port after "listening on 127.0.0.1:").
+    func number(after prefix: String) -> Int? {
+        guard let range = output.range(of: prefix) else { return nil }
+        return Int(output[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// SIGKILL by PID: children of the test runner inherit a signal mask that blocks SIGTERM.
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    deinit { stop() }
+}
