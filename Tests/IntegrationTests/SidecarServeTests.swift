@@ -196,3 +196,34 @@ func freeLoopbackPort() throws -> Int {
     guard bound else { throw TestFailure("cannot bind a loopback port") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+@Suite struct SidecarShutdownTests {
+    @Test func sigtermFinishesInFlightRequestsThenExits() throws {
+        let fixture = try SidecarFixture(slow: 2)
+        try fixture.startSidecar(["--allow-path", "/slow"])
+        let sidecar = try #require(fixture.sidecar)
+        // A scrape that takes two seconds is in flight when SIGTERM arrives.
+        let slow = Process()
+        slow.executableURL = URL(fileURLWithPath: try Command.resolve("curl"))
+        slow.arguments = ["-sS", "--max-time", "10", "--cacert", "pki/ca.crt", "--cert", "pki/issued/prom.crt",
+                          "--key", "pki/private/prom.key", "-o", "slow.txt", "-w", "%{http_code}",
+                          "https://127.0.0.1:\(fixture.port)/slow"]
+        slow.currentDirectoryURL = fixture.ws.url
+        let out = Pipe()
+        slow.standardOutput = out
+        try slow.run()
+        Thread.sleep(forTimeInterval: 0.7)
+        sidecar.signal(SIGTERM)
+        Thread.sleep(forTimeInterval: 0.3)
+        // New connections are refused while the old request finishes.
+        #expect(try fixture.curl(as: "prom").status == 0)
+        slow.waitUntilExit()
+        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "200", "\(sidecar.output)")
+        #expect(try fixture.ws.read("slow.txt") == "slow\n")
+        let deadline = Date() + 10
+        while sidecar.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!sidecar.process.isRunning)
+        #expect(sidecar.process.terminationStatus == 0)
+        #expect(sidecar.output.contains("stopped"))
+    }
+}

@@ -37,14 +37,26 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     private let logger: Logger
     private let metrics: SidecarMetrics
     private let listener: String
-    private var state = State.idle
+    private let inFlight: InFlightRequests
+    private var state = State.idle {
+        didSet {
+            // Every way a request ends passes through .idle.
+            if case .idle = state, requestOpen {
+                requestOpen = false
+                inFlight.end()
+            }
+        }
+    }
+    private var requestOpen = false
     private var identity: PeerIdentity?
     private var keepAlive = true
     private var timeout: Scheduled<Void>?
     private var context: ChannelHandlerContext?
     private var requestStart = NIODeadline.now()
 
-    init(policy: AccessPolicy, pools: UpstreamPools, metrics: SidecarMetrics, listener: String, logger: Logger) {
+    init(policy: AccessPolicy, pools: UpstreamPools, metrics: SidecarMetrics, listener: String,
+         inFlight: InFlightRequests, logger: Logger) {
+        self.inFlight = inFlight
         self.policy = policy
         self.pools = pools
         self.metrics = metrics
@@ -90,7 +102,9 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     }
 
     private func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        keepAlive = head.isKeepAlive
+        requestOpen = true
+        inFlight.begin()
+        keepAlive = head.isKeepAlive && !inFlight.draining
         requestStart = .now()
         let path = String(head.uri.prefix { $0 != "?" })
         guard let identity = peerIdentity(context: context) else {
@@ -151,6 +165,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         timeout = nil
         var head = head
         for name in Self.hopByHop { head.headers.remove(name: name) }
+        if inFlight.draining { keepAlive = false }
         if !keepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
         metrics.upstreamLatency(listener: listener, seconds: Double((NIODeadline.now() - requestStart).nanoseconds) / 1e9)
         metrics.request(listener: listener, code: Int(head.status.code))

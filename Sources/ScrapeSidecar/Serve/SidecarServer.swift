@@ -15,19 +15,20 @@ final class SidecarServer: Sendable {
         var policy: AccessPolicy
         var adminListen: (host: String, port: Int)?
         var reloadInterval: TimeAmount = .seconds(2)
+        /// How long SIGTERM waits for in-flight requests.
+        var drainTimeout: Duration = .seconds(25)
     }
 
     let configuration: Configuration
     let logger: Logger
     let metrics = SidecarMetrics()
+    let inFlight = InFlightRequests()
     let tls: ReloadableServerTLS
     let group: MultiThreadedEventLoopGroup
 
     init(_ configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        // Before any thread exists, so every thread inherits the mask and only `SignalWatcher` sees them.
-        SignalWatcher.blockSignals()
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let metrics = self.metrics
         self.tls = try ReloadableServerTLS(files: configuration.files) { reason in
@@ -58,15 +59,22 @@ final class SidecarServer: Sendable {
         let reloadTask = group.next().scheduleRepeatedTask(
             initialDelay: configuration.reloadInterval, delay: configuration.reloadInterval
         ) { [self] _ in reload(force: false) }
-        let signals = SignalWatcher()
-        signals.onHangup = { [self] in reload(force: true) }
-        await signals.waitForTermination()
+        await ProcessSignals.waitForTermination(onHangup: { [self] in reload(force: true) })
 
-        logger.notice("stopping: closing listeners, finishing in-flight requests")
+        logger.notice("stopping: closing listeners, finishing in-flight requests", metadata: ["in_flight": "\(inFlight.count)"])
         reloadTask.cancel()
+        inFlight.startDraining()
         for channel in channels { try? await channel.close() }
-        try? await Task.sleep(for: .milliseconds(200))
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while inFlight.count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if inFlight.count > 0 {
+            logger.warning("drain timeout: cutting requests still in flight", metadata: ["in_flight": "\(inFlight.count)"])
+        }
+        // Closes the idle keep-alive connections that remain.
         try await group.shutdownGracefully()
+        logger.notice("stopped")
     }
 
     private func reload(force: Bool) {
@@ -84,6 +92,7 @@ final class SidecarServer: Sendable {
 
     private func listener(route: Route, pools: UpstreamPools) -> EventLoopFuture<Channel> {
         let tls = self.tls, policy = configuration.policy, metrics = self.metrics, logger = self.logger
+        let inFlight = self.inFlight
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -97,7 +106,7 @@ final class SidecarServer: Sendable {
                     try pipeline.addHandler(HandshakeFailureCounter(metrics: metrics, listener: name))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     try pipeline.addHandler(ScrapeProxyHandler(
-                        policy: policy, pools: pools, metrics: metrics, listener: name, logger: logger))
+                        policy: policy, pools: pools, metrics: metrics, listener: name, inFlight: inFlight, logger: logger))
                 }
             }
             .bind(host: route.listenHost, port: route.listenPort)
@@ -127,44 +136,5 @@ final class SidecarServer: Sendable {
                 }
             }
             .bind(host: host, port: port)
-    }
-}
-
-/// SIGTERM/SIGINT end the server; SIGHUP asks for a reload. The signals are blocked in every thread (call
-/// `blockSignals()` before any thread starts) and taken by `sigwait` on a thread of their own, which is reliable
-/// whatever signal mask the parent process passed down.
-final class SignalWatcher: @unchecked Sendable {
-    var onHangup: @Sendable () -> Void = {}
-
-    private static var handled: sigset_t {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for signalNumber in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, signalNumber) }
-        return set
-    }
-
-    static func blockSignals() {
-        var set = handled
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
-
-    func waitForTermination() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let thread = Thread { [self] in
-                var set = Self.handled
-                while true {
-                    var received: Int32 = 0
-                    guard sigwait(&set, &received) == 0 else { continue }
-                    if received == SIGHUP {
-                        onHangup()
-                    } else {
-                        continuation.resume()
-                        return
-                    }
-                }
-            }
-            thread.name = "signals"
-            thread.start()
-        }
     }
 }

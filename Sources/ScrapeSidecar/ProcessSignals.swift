@@ -1,0 +1,53 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// SIGTERM, SIGINT and SIGHUP, taken by `sigwait` on a thread of their own.
+///
+/// `install()` must run first in `main`: it blocks the signals in the main thread before any other thread
+/// exists, so every thread inherits the mask and no signal can hit a thread whose default action would kill
+/// the process mid-drain. This also works when the parent passed the signals down blocked.
+enum ProcessSignals {
+    private struct Handlers {
+        var onTerminate: (@Sendable () -> Void)?
+        var onHangup: (@Sendable () -> Void)?
+    }
+
+    private static let handlers = NIOLockedValueBox(Handlers())
+
+    static func install() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signalNumber in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, signalNumber) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let blocked = set
+        let thread = Thread {
+            var waitSet = blocked
+            while true {
+                var received: Int32 = 0
+                guard sigwait(&waitSet, &received) == 0 else { continue }
+                let current = handlers.withLockedValue { $0 }
+                if received == SIGHUP {
+                    current.onHangup?()
+                } else if let onTerminate = current.onTerminate {
+                    handlers.withLockedValue { $0.onTerminate = nil }
+                    onTerminate()
+                } else {
+                    // Nothing to drain: behave like the default action.
+                    exit(128 + received)
+                }
+            }
+        }
+        thread.name = "signals"
+        thread.start()
+    }
+
+    /// Suspends until SIGTERM or SIGINT; SIGHUP calls `onHangup` meanwhile.
+    static func waitForTermination(onHangup: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            handlers.withLockedValue {
+                $0.onHangup = onHangup
+                $0.onTerminate = { continuation.resume() }
+            }
+        }
+    }
+}
