@@ -27,11 +27,18 @@ public final class ClientVerifier: Sendable {
     }
 
     private let trust: NIOLockedValueBox<Trust>
+    /// False for client auth types that take any certificate (RequestClientCert, RequireAnyClientCert).
+    private let verifies: Bool
+    /// Checked in the handshake, as exporter-toolkit's `client_allowed_sans` is.
+    private let allowedSANs: SANAllowList
     /// Called with the reason whenever a client is refused (for logs and metrics).
     private let onFailure: @Sendable (String) -> Void
 
-    public init(trust: Trust, onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(trust: Trust, verifies: Bool = true, allowedSANs: SANAllowList = .anyone,
+                onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
         self.trust = NIOLockedValueBox(trust)
+        self.verifies = verifies
+        self.allowedSANs = allowedSANs
         self.onFailure = onFailure
     }
 
@@ -50,11 +57,16 @@ public final class ClientVerifier: Sendable {
 
     /// swift-nio-ssl's callback: completes the promise with the validated chain, or fails the handshake.
     public func nioCallback(_ presented: [NIOSSLCertificate], _ promise: EventLoopPromise<NIOSSLVerificationResultWithMetadata>) {
+        // Any certificate will do: accept it, but report no validated chain, so no identity is forwarded.
+        guard verifies else { return promise.succeed(.certificateVerified(VerificationMetadata(nil))) }
         let onFailure = self.onFailure
         promise.completeWithTask {
             do {
                 let chain = try presented.map { try Certificate(derEncoded: $0.toDERBytes()) }
                 let validated = try await self.verify(chain)
+                if !self.allowedSANs.allowsEveryone && self.allowedSANs.match(PeerIdentity(certificate: validated[0])) == nil {
+                    throw MeshCAError.verificationFailed("client SANs are not in client_allowed_sans")
+                }
                 let nioChain = try validated.map { try NIOSSLCertificate(bytes: $0.derBytes, format: .der) }
                 return .certificateVerified(VerificationMetadata(ValidatedCertificateChain(nioChain)))
             } catch {

@@ -13,38 +13,25 @@ import Darwin
 /// A listener's serving identity and client trust, re-read when the files change. New handshakes use the
 /// newest good set; open connections keep theirs; a broken or mismatched new set keeps the old one.
 public final class ReloadableServerTLS: Sendable {
-    public struct Files: Sendable, Equatable {
-        public var certificate: String
-        public var key: String
-        public var clientCA: String
-        public var crl: String?
-
-        public init(certificate: String, key: String, clientCA: String, crl: String?) {
-            self.certificate = certificate
-            self.key = key
-            self.clientCA = clientCA
-            self.crl = crl
-        }
-
-        var paths: [String] { [certificate, key, clientCA] + (crl.map { [$0] } ?? []) }
-    }
-
     private struct Loaded {
         var context: NIOSSLContext
         var notAfter: Date
         var stamps: [FileStamp]
     }
 
-    public let files: Files
+    public let settings: ServerTLS
     public let verifier: ClientVerifier
     private let loaded: NIOLockedValueBox<Loaded>
 
     /// Loads the files; the first load must succeed.
-    public init(files: Files, onClientRefused: @escaping @Sendable (String) -> Void = { _ in }) throws {
-        self.files = files
-        let (loaded, trust) = try Self.load(files)
+    public init(settings: ServerTLS, onClientRefused: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        try settings.validate()
+        self.settings = settings
+        let (loaded, trust) = try Self.load(settings)
         self.loaded = NIOLockedValueBox(loaded)
-        self.verifier = ClientVerifier(trust: trust, onFailure: onClientRefused)
+        self.verifier = ClientVerifier(
+            trust: trust, verifies: settings.clientAuth.verifies,
+            allowedSANs: try SANAllowList(settings.handshakeAllowedSANs), onFailure: onClientRefused)
     }
 
     public var context: NIOSSLContext { loaded.withLockedValue { $0.context } }
@@ -54,10 +41,10 @@ public final class ReloadableServerTLS: Sendable {
     /// installed; throws, keeping the old set, when the new files are unusable.
     @discardableResult
     public func reload(force: Bool = false) throws -> Bool {
-        let stamps = files.paths.map(FileStamp.init)
+        let stamps = settings.watchedFiles.map(FileStamp.init)
         guard force || stamps != loaded.withLockedValue({ $0.stamps }) else { return false }
         do {
-            let (new, trust) = try Self.load(files)
+            let (new, trust) = try Self.load(settings)
             loaded.withLockedValue { $0 = new }
             verifier.update(trust)
             return true
@@ -68,19 +55,19 @@ public final class ReloadableServerTLS: Sendable {
         }
     }
 
-    private static func load(_ files: Files) throws -> (Loaded, ClientVerifier.Trust) {
-        let stamps = files.paths.map(FileStamp.init)
-        let leafPEM = try TLSFiles.read(files.certificate, what: "certificate")
-        let leaf = try PEMFiles.certificates(bytes: leafPEM, source: files.certificate)[0]
-        let keyPEM = String(decoding: try TLSFiles.read(files.key, what: "private key"), as: UTF8.self)
+    private static func load(_ settings: ServerTLS) throws -> (Loaded, ClientVerifier.Trust) {
+        let stamps = settings.watchedFiles.map(FileStamp.init)
+        let leaf = try PEMFiles.certificates(bytes: TLSFiles.read(settings.certificate, what: "certificate"), source: settings.certificate)[0]
+        let keyPEM = String(decoding: try TLSFiles.read(settings.key, what: "private key"), as: UTF8.self)
         guard let key = try? Certificate.PrivateKey(pemEncoded: keyPEM) else {
-            throw MeshCAError.invalidInput("\(files.key) is not a PEM private key")
+            throw MeshCAError.invalidInput("\(settings.key) is not a PEM private key")
         }
         guard key.publicKey == leaf.publicKey else {
-            throw MeshCAError.invalidInput("\(files.key) does not belong to the certificate in \(files.certificate)")
+            throw MeshCAError.invalidInput("\(settings.key) does not belong to the certificate in \(settings.certificate)")
         }
-        let context = try ServerTLS.context(certificate: files.certificate, key: files.key, clientCA: files.clientCA)
-        let trust = try ClientVerifier.Trust.load(clientCA: files.clientCA, crl: files.crl)
+        let context = try settings.makeContext()
+        let trust = try settings.clientCA.map { try ClientVerifier.Trust.load(clientCA: $0, crl: settings.crl) }
+            ?? ClientVerifier.Trust(roots: [], revocations: nil)
         return (Loaded(context: context, notAfter: leaf.notValidAfter, stamps: stamps), trust)
     }
 }

@@ -24,6 +24,9 @@ public struct SANAllowList: Sendable, CustomStringConvertible {
 
     public var allowsEveryone: Bool { entries.isEmpty }
 
+    /// The empty list: any verified identity.
+    public static let anyone = try! SANAllowList([])
+
     /// The first of the peer's SANs that the list allows, or nil.
     public func match(_ identity: PeerIdentity) -> SubjectAltName? {
         if entries.isEmpty { return identity.subjectAltNames.first }

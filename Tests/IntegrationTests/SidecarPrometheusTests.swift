@@ -20,9 +20,25 @@ import Testing
         """
     }
 
-    @Test func allowedIdentityIsUpNotAllowedIsDownAndRotationFailsNoScrape() throws {
+    /// The same access rules given as flags, or as an exporter's unchanged exporter-toolkit web config.
+    @Test(arguments: [false, true])
+    func allowedIdentityIsUpNotAllowedIsDownAndRotationFailsNoScrape(webConfig: Bool) throws {
         let fixture = try SidecarFixture()
-        try fixture.startSidecar()
+        if webConfig {
+            try fixture.ws.write("pki/web-config.yml", """
+                tls_server_config:
+                  cert_file: issued/web.crt
+                  key_file: private/web.key
+                  client_auth_type: RequireAndVerifyClientCert
+                  client_ca_file: ca.crt
+                  client_allowed_sans: ["prometheus.example.internal"]
+                  min_version: TLS12
+
+                """)
+            try fixture.startSidecar([], tls: ["--web.config.file", "pki/web-config.yml"])
+        } else {
+            try fixture.startSidecar()
+        }
         let prometheus = try PrometheusServer(fixture.ws, config: """
             global:
               scrape_interval: 1s

@@ -11,6 +11,8 @@ struct AccessPolicy: Sendable {
     var allowedSANs: SANAllowList
     /// Exact request paths (query ignored) that may be proxied.
     var allowedPaths: Set<String>
+    /// False only for web-config client auth types that let clients in without a verified certificate.
+    var requireIdentity = true
     /// Upstream deadline when the request carries no `X-Prometheus-Scrape-Timeout-Seconds`.
     var defaultTimeout: TimeAmount = .seconds(30)
     /// Request bodies are buffered until the upstream connection is ready; scrapes have none.
@@ -107,7 +109,8 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         keepAlive = head.isKeepAlive && !inFlight.draining
         requestStart = .now()
         let path = String(head.uri.prefix { $0 != "?" })
-        guard let identity = peerIdentity(context: context) else {
+        let identity = peerIdentity(context: context)
+        if identity == nil && policy.requireIdentity {
             state = .refusing(.forbidden, "no verified client certificate")
             return
         }
@@ -115,7 +118,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
             state = .refusing(.forbidden, "path \(path) is not allowed")
             return
         }
-        guard policy.allowedSANs.match(identity) != nil else {
+        if let identity, !policy.allowedSANs.allowsEveryone, policy.allowedSANs.match(identity) == nil {
             let names = identity.subjectAltNames.map(\.description).joined(separator: ", ")
             state = .refusing(.forbidden, "client identity [\(names)] is not allowed")
             return
@@ -123,7 +126,9 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
 
         var upstreamHead = head
         for name in IdentityHeaders.reserved + Self.hopByHop { upstreamHead.headers.remove(name: name) }
-        upstreamHead.headers.add(name: "x-forwarded-client-cert", value: IdentityHeaders.xfcc(identity))
+        if let identity {
+            upstreamHead.headers.add(name: "x-forwarded-client-cert", value: IdentityHeaders.xfcc(identity))
+        }
         upstreamHead.version = .http1_1
         state = .connecting(pending: [.head(upstreamHead)], bodyBytes: 0, ended: false)
 

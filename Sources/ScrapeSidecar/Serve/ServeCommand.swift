@@ -24,13 +24,19 @@ struct ServeCommand: AsyncParsableCommand {
     var routes: [String] = []
 
     @Option(help: "Serving certificate chain (PEM).")
-    var cert: String
+    var cert: String?
 
     @Option(help: "Serving private key (PEM).")
-    var key: String
+    var key: String?
 
     @Option(name: .customLong("client-ca"), help: "CA bundle client certificates must chain to (PEM).")
-    var clientCA: String
+    var clientCA: String?
+
+    @Option(name: .customLong("web.config.file"), help: "Prometheus exporter-toolkit web config (tls_server_config), instead of --cert/--key/--client-ca.")
+    var webConfigFile: String?
+
+    @Option(name: .customLong("config"), help: "YAML file with these options (keys with underscores); flags win.")
+    var configFile: String?
 
     @Option(name: .customLong("allow-san"), help: "Allowed client SAN (DNS:, IP:, email:, URI: with * and **), repeatable. Default: any verified client.")
     var allowSANs: [String] = []
@@ -44,24 +50,30 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-listen"), help: "Admin HOST:PORT for /healthz, /readyz and /metrics (keep it on loopback).")
     var adminListen: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
 
     func run() async throws {
-        var routes = try self.routes.map(Route.init(spec:))
-        switch (listen, upstream) {
+        let file = try configFile.map(SidecarConfigFile.load)
+        var routes = try (file?.routes ?? []).map { try Route(listen: $0.listen, upstream: $0.upstream) }
+        routes += try self.routes.map(Route.init(spec:))
+        switch (listen ?? file?.listen, upstream ?? file?.upstream) {
         case let (listen?, upstream?): routes.insert(try Route(listen: listen, upstream: upstream), at: 0)
         case (nil, nil): break
         default: throw MeshCAError.invalidInput("--listen and --upstream go together")
         }
         guard !routes.isEmpty else { throw MeshCAError.invalidInput("nothing to serve: give --listen and --upstream, or --route") }
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw MeshCAError.invalidInput("unknown log level '\(logLevel)'")
+        let levelName = logLevel ?? file?.logLevel ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw MeshCAError.invalidInput("unknown log level '\(levelName)'")
         }
+        let tls = try tlsSettings(file)
+        let sans = (file?.allowSAN ?? []) + allowSANs
+        let paths = (file?.allowPath ?? []) + allowPaths
         let policy = AccessPolicy(
-            allowedSANs: try SANAllowList(allowSANs),
-            allowedPaths: Set(allowPaths.isEmpty ? ["/metrics"] : allowPaths))
-        let admin = try adminListen.map { try Route.parseAddress($0, what: "admin address") }
+            allowedSANs: try SANAllowList(sans), allowedPaths: Set(paths.isEmpty ? ["/metrics"] : paths),
+            requireIdentity: tls.clientAuth == .requireAndVerifyClientCert || !sans.isEmpty)
+        let admin = try (adminListen ?? file?.adminListen).map { try Route.parseAddress($0, what: "admin address") }
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -69,10 +81,24 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let server = try SidecarServer(
-            .init(routes: routes,
-                  files: .init(certificate: cert, key: key, clientCA: clientCA, crl: crl),
-                  policy: policy, adminListen: admin),
-            logger: Logger(label: "scrape-sidecar"))
+            .init(routes: routes, tls: tls, policy: policy, adminListen: admin), logger: Logger(label: "scrape-sidecar"))
         try await server.run()
+    }
+
+    /// The listener's TLS settings: from an exporter-toolkit web config, or from --cert/--key/--client-ca.
+    private func tlsSettings(_ file: SidecarConfigFile?) throws -> ServerTLS {
+        let crl = self.crl ?? file?.crl
+        if let webConfig = webConfigFile ?? file?.webConfigFile {
+            guard cert == nil, key == nil, clientCA == nil else {
+                throw MeshCAError.invalidInput("--web.config.file replaces --cert, --key and --client-ca: give one or the other")
+            }
+            var settings = try WebConfigFile.load(webConfig)
+            settings.crl = crl
+            return settings
+        }
+        guard let cert = cert ?? file?.cert, let key = key ?? file?.key, let clientCA = clientCA ?? file?.clientCA else {
+            throw MeshCAError.invalidInput("give --cert, --key and --client-ca (or --web.config.file)")
+        }
+        return ServerTLS(certificate: cert, key: key, clientCA: clientCA, crl: crl)
     }
 }

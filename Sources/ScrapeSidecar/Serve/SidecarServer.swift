@@ -11,7 +11,7 @@ import NIOSSL
 final class SidecarServer: Sendable {
     struct Configuration: Sendable {
         var routes: [Route]
-        var files: ReloadableServerTLS.Files
+        var tls: ServerTLS
         var policy: AccessPolicy
         var adminListen: (host: String, port: Int)?
         var reloadInterval: TimeAmount = .seconds(2)
@@ -31,7 +31,7 @@ final class SidecarServer: Sendable {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let metrics = self.metrics
-        self.tls = try ReloadableServerTLS(files: configuration.files) { reason in
+        self.tls = try ReloadableServerTLS(settings: configuration.tls) { reason in
             logger.notice("client refused in TLS handshake", metadata: ["reason": "\(reason)"])
             metrics.handshakeFailure(reason: SidecarMetrics.handshakeReason(reason))
         }

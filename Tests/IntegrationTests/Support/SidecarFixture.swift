@@ -26,13 +26,15 @@ final class SidecarFixture {
         upstreamPort = upstream.number(after: "listening on ")!
     }
 
-    /// Starts the sidecar with the usual files plus `arguments`.
-    func startSidecar(_ arguments: [String] = ["--allow-san", "DNS:prometheus.example.internal"], upstreamPort: Int? = nil) throws {
+    static let tlsFiles = ["--cert", "pki/issued/web.crt", "--key", "pki/private/web.key", "--client-ca", "pki/ca.crt"]
+
+    /// Starts the sidecar with `tls` (the usual files unless given) plus `arguments`.
+    func startSidecar(_ arguments: [String] = ["--allow-san", "DNS:prometheus.example.internal"], upstreamPort: Int? = nil,
+                      tls: [String] = SidecarFixture.tlsFiles) throws {
         let sidecar = try BackgroundProcess(
             Workspace.sidecarPath,
             ["serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(upstreamPort ?? self.upstreamPort)",
-             "--cert", "pki/issued/web.crt", "--key", "pki/private/web.key", "--client-ca", "pki/ca.crt",
-             "--admin-listen", "127.0.0.1:0"] + arguments,
+             "--admin-listen", "127.0.0.1:0"] + tls + arguments,
             in: ws, name: "sidecar", ready: { $0.hasPrefix("admin on ") })
         port = sidecar.number(after: "listening on https://127.0.0.1:")!
         adminPort = sidecar.number(after: "admin on http://127.0.0.1:")!

@@ -1,0 +1,64 @@
+import Foundation
+import MeshCA
+import Yams
+
+/// `scrape-sidecar serve --config FILE`: the command-line options as YAML (keys with underscores, lists for
+/// repeatable options). Options given on the command line win; lists are joined.
+///
+/// ```yaml
+/// routes:
+///   - listen: 0.0.0.0:9443
+///     upstream: http://127.0.0.1:9100
+/// cert: /certs/cert-chain.pem
+/// key: /certs/key.pem
+/// client_ca: /certs/root-cert.pem
+/// allow_san: [DNS:prometheus.monitoring.svc]
+/// ```
+struct SidecarConfigFile: Decodable {
+    struct RouteEntry: Decodable {
+        var listen: String
+        var upstream: String
+    }
+
+    var routes: [RouteEntry]?
+    var listen: String?
+    var upstream: String?
+    var cert: String?
+    var key: String?
+    var clientCA: String?
+    var crl: String?
+    var allowSAN: [String]?
+    var allowPath: [String]?
+    var adminListen: String?
+    var logLevel: String?
+    var webConfigFile: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case routes, listen, upstream, cert, key, crl
+        case clientCA = "client_ca", allowSAN = "allow_san", allowPath = "allow_path", adminListen = "admin_listen"
+        case logLevel = "log_level", webConfigFile = "web_config_file"
+    }
+
+    static func load(_ path: String) throws -> SidecarConfigFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw MeshCAError.invalidInput("cannot read config file '\(path)': no such file or not readable")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        do {
+            if let mapping = try Yams.load(yaml: text) as? [String: Any] {
+                let known = Set(CodingKeys.allCases.map(\.rawValue))
+                if let unknown = mapping.keys.sorted().first(where: { !known.contains($0) }) {
+                    throw MeshCAError.invalidInput("\(path): unknown key '\(unknown)'")
+                }
+            }
+            return try YAMLDecoder().decode(SidecarConfigFile.self, from: text)
+        } catch let error as MeshCAError {
+            throw error
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw MeshCAError.invalidInput("\(path): '\(key)' has the wrong type")
+        } catch {
+            throw MeshCAError.invalidInput("\(path) is not a valid sidecar config: \(error)")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// `--web.config.file` (exporter-toolkit semantics) and `--config` (the sidecar's own YAML).
+@Suite struct SidecarConfigTests {
+    func webConfig(_ fixture: SidecarFixture, _ body: String) throws {
+        try fixture.ws.write("pki/web-config.yml", "tls_server_config:\n  cert_file: issued/web.crt\n  key_file: private/web.key\n" + body)
+    }
+
+    @Test func allowedSANsAreCheckedInTheHandshakeAsTheToolkitDoes() throws {
+        let fixture = try SidecarFixture()
+        try webConfig(fixture, """
+              client_auth_type: RequireAndVerifyClientCert
+              client_ca_file: ca.crt
+              client_allowed_sans: ["prometheus.example.internal"]
+              cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]
+              curve_preferences: [X25519, CurveP256]
+
+            """)
+        try fixture.startSidecar([], tls: ["--web.config.file", "pki/web-config.yml"])
+        #expect(try fixture.curl(as: "prom").status == 200)
+        #expect(try fixture.curl(as: "other").status == 0)
+        #expect(try fixture.curl(as: nil).status == 0)
+        // TLS 1.2 with the one configured suite works; TLS 1.1 does not.
+        let tls12 = try fixture.curl(as: "prom", extra: ["--tls-max", "1.2"])
+        #expect(tls12.status == 200)
+        #expect(try fixture.curl(as: "prom", extra: ["--tlsv1.1", "--tls-max", "1.1"]).status == 0)
+    }
+
+    @Test func verifyClientCertIfGivenLetsAnonymousClientsInButNotStrangers() throws {
+        let fixture = try SidecarFixture()
+        try webConfig(fixture, "  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: ca.crt\n")
+        try fixture.startSidecar(["--allow-path", "/echo-headers"], tls: ["--web.config.file", "pki/web-config.yml"])
+        let anonymous = try fixture.curl("/echo-headers", as: nil)
+        #expect(anonymous.status == 200)
+        #expect(!anonymous.body.contains("x-forwarded-client-cert"))
+        let verified = try fixture.curl("/echo-headers", as: "prom")
+        #expect(verified.body.contains("x-forwarded-client-cert: Hash="))
+        #expect(try fixture.curl(as: "srv").status == 0, "a presented certificate must still verify (clientAuth)")
+    }
+
+    @Test func noClientCertIsTheToolkitDefault() throws {
+        let fixture = try SidecarFixture()
+        try webConfig(fixture, "")
+        try fixture.startSidecar([], tls: ["--web.config.file", "pki/web-config.yml"])
+        #expect(try fixture.curl(as: nil).status == 200)
+    }
+
+    @Test(arguments: [
+        ("  min_version: TLS10\n", "TLS10 is not allowed"),
+        ("  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]\n", "cipher suite 'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA' is not allowed"),
+        ("  client_auth_type: Sometimes\n", "unknown client_auth_type 'Sometimes'"),
+        ("  client_auth_type: RequireAndVerifyClientCert\n", "needs a client CA file"),
+        ("  client_cert_file: x\n", "unknown key 'tls_server_config.client_cert_file'"),
+        ("  curve_preferences: [P192]\n", "unknown curve 'P192'"),
+    ])
+    func badWebConfigsExit2(body: String, message: String) throws {
+        let fixture = try SidecarFixture()
+        try webConfig(fixture, body)
+        let result = try Command.run(Workspace.sidecarPath, [
+            "serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(fixture.upstreamPort)",
+            "--web.config.file", "pki/web-config.yml",
+        ], directory: fixture.ws.url)
+        #expect(result.status == 2, "\(result.output)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func sidecarOptionsFromAYAMLFile() throws {
+        let fixture = try SidecarFixture()
+        try fixture.ws.write("sidecar.yml", """
+            routes:
+              - listen: 127.0.0.1:0
+                upstream: http://127.0.0.1:\(fixture.upstreamPort)
+            cert: pki/issued/web.crt
+            key: pki/private/web.key
+            client_ca: pki/ca.crt
+            allow_san: [DNS:prometheus.example.internal]
+            admin_listen: 127.0.0.1:0
+
+            """)
+        let sidecar = try BackgroundProcess(Workspace.sidecarPath, ["serve", "--config", "sidecar.yml"], in: fixture.ws,
+                                            name: "sidecar", ready: { $0.hasPrefix("admin on ") })
+        let port = try #require(sidecar.number(after: "listening on https://127.0.0.1:"))
+        func status(_ identity: String) throws -> String {
+            try Command.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", "pki/ca.crt",
+                                     "--cert", "pki/issued/\(identity).crt", "--key", "pki/private/\(identity).key",
+                                     "https://127.0.0.1:\(port)/metrics"], directory: fixture.ws.url).stdout
+        }
+        #expect(try status("prom") == "200")
+        #expect(try status("other") == "403")
+
+        try fixture.ws.write("bad.yml", "listen: 127.0.0.1:0\nupstreams: http://x\n")
+        let bad = try Command.run(Workspace.sidecarPath, ["serve", "--config", "bad.yml"], directory: fixture.ws.url)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("unknown key 'upstreams'"))
+    }
+}
