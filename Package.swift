@@ -74,13 +74,16 @@ let package = Package(
         .testTarget(name: "MeshCATests", dependencies: ["MeshCA"]),
         .testTarget(
             name: "MeshTLSTests",
+            dependencies: ["MeshTLS", "MeshCA", .product(name: "X509", package: "swift-certificates")]),
+        .testTarget(
+            name: "ScrapeSidecarTests",
             dependencies: [
-                "MeshTLS", "MeshCA",
-                .product(name: "X509", package: "swift-certificates"),
+                "ScrapeSidecar", "MeshTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["MeshCA", "CertTool", "ScrapeSidecar", .product(name: "SwiftASN1", package: "swift-asn1")],

@@ -227,3 +227,34 @@ func freeLoopbackPort() throws -> Int {
         #expect(sidecar.output.contains("stopped"))
     }
 }
+
+@Suite struct SidecarStreamingTests {
+    @Test func contentEncodingPassesThroughUntouched() throws {
+        let fixture = try SidecarFixture()
+        try fixture.startSidecar()
+        let response = try fixture.curl(headers: ["Accept-Encoding: gzip"], output: "raw.gz", extra: ["-D", "headers.txt"])
+        #expect(response.status == 200)
+        #expect(try fixture.ws.read("headers.txt").lowercased().contains("content-encoding: gzip"))
+        let decoded = try Command.run("gzip", ["-dc", "raw.gz"], directory: fixture.ws.url)
+        #expect(decoded.stdout == (try fixture.ws.read("metrics.txt")))
+    }
+
+    @Test func fiftyMegabytePageIsStreamedNotBuffered() throws {
+        let fixture = try SidecarFixture()
+        try fixture.startSidecar(["--allow-path", "/big", "--allow-path", "/metrics"])
+        let pid = fixture.sidecar!.process.processIdentifier
+        func peakRSSKiB() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+        }
+        #expect(try fixture.curl(as: "prom").status == 200)  // warm up: TLS, pools, metrics
+        let before = try peakRSSKiB()
+        let response = try fixture.curl("/big", as: "prom", output: "big.bin")
+        #expect(response.status == 200)
+        let size = try FileManager.default.attributesOfItem(atPath: fixture.ws.path("big.bin"))[.size] as? Int
+        #expect(size == 50 * 16 * 65536)
+        let growth = try peakRSSKiB() - before
+        #expect(growth < 20 * 1024, "peak RSS grew by \(growth) KiB while proxying 50 MiB")
+    }
+}
