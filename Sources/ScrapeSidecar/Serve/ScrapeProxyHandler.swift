@@ -146,7 +146,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     }
 
     private func connected(_ upstream: Channel) {
-        guard case .connecting(let pending, _, let ended) = state, let context else {
+        guard case .connecting(let pending, _, let ended) = state, context != nil else {
             pools.pool(for: upstream.eventLoop).release(upstream)
             return
         }
@@ -159,7 +159,6 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         state = .forwarding(upstream: upstream, requestEnded: ended, responseStarted: false)
         for part in pending { upstream.write(part, promise: nil) }
         upstream.flush()
-        _ = context
     }
 
     // MARK: UpstreamResponseDelegate

@@ -34,6 +34,11 @@ final class UpstreamPool: @unchecked Sendable {
                 }
             }
             .connect(host: host, port: port)
+            .map { channel in
+                // Once per connection: an idle connection that closes leaves the pool.
+                channel.closeFuture.whenComplete { [weak self] _ in self?.idle.removeAll { $0 === channel } }
+                return channel
+            }
     }
 
     /// Returns a connection whose response completed and that may be reused.
@@ -45,9 +50,6 @@ final class UpstreamPool: @unchecked Sendable {
         }
         _ = channel.setOption(.autoRead, value: true)
         idle.append(channel)
-        channel.closeFuture.whenComplete { [weak self] _ in
-            self?.idle.removeAll { $0 === channel }
-        }
     }
 }
 
