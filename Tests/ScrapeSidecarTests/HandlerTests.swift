@@ -17,9 +17,11 @@ import Testing
         return channel
     }
 
-    func request(_ channel: EmbeddedChannel, _ uri: String, keepAlive: Bool = true) throws -> (HTTPResponseHead, String) {
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri)
+    func request(_ channel: EmbeddedChannel, _ uri: String, keepAlive: Bool = true,
+                 version: HTTPVersion = .http1_1) throws -> (HTTPResponseHead, String) {
+        var head = HTTPRequestHead(version: version, method: .GET, uri: uri)
         if !keepAlive { head.headers.add(name: "connection", value: "close") }
+        if keepAlive && version == .http1_0 { head.headers.add(name: "connection", value: "keep-alive") }
         try channel.writeInbound(HTTPServerRequestPart.head(head))
         try channel.writeInbound(HTTPServerRequestPart.end(nil))
         guard case .head(let responseHead)? = try channel.readOutbound(as: HTTPServerResponsePart.self),
@@ -49,6 +51,20 @@ import Testing
         #expect(body == "path /admin is not allowed\n")
         #expect(head.headers["connection"] == ["close"])
         #expect(!channel.isActive, "connection: close is honoured")
+    }
+}
+
+extension ScrapeProxyHandlerTests {
+    /// ab and other HTTP/1.0 clients keep the connection only when the response says keep-alive.
+    @Test func http10KeepAliveIsConfirmedInTheClientsVersion() throws {
+        let channel = try channel(policy: AccessPolicy(allowedSANs: .anyone, allowedPaths: ["/metrics"]))
+        let (head, _) = try request(channel, "/metrics", version: .http1_0)
+        #expect(head.version == .http1_0)
+        #expect(head.headers["connection"] == ["keep-alive"])
+        #expect(channel.isActive)
+        let (plain, _) = try request(channel, "/metrics")
+        #expect(plain.version == .http1_1)
+        #expect(plain.headers["connection"].isEmpty)
     }
 }
 

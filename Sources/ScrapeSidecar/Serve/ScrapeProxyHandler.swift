@@ -52,6 +52,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     private var requestOpen = false
     private var identity: PeerIdentity?
     private var keepAlive = true
+    private var requestVersion = HTTPVersion.http1_1
     private var timeout: Scheduled<Void>?
     private var context: ChannelHandlerContext?
     private var requestStart = NIODeadline.now()
@@ -107,6 +108,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         requestOpen = true
         inFlight.begin()
         keepAlive = head.isKeepAlive && !inFlight.draining
+        requestVersion = head.version == .http1_0 ? .http1_0 : .http1_1
         requestStart = .now()
         let path = String(head.uri.prefix { $0 != "?" })
         let identity = peerIdentity(context: context)
@@ -170,7 +172,10 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         var head = head
         for name in Self.hopByHop { head.headers.remove(name: name) }
         if inFlight.draining { keepAlive = false }
-        if !keepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        // An HTTP/1.0 client cannot read chunked bodies: without a length, the end of the body is the close.
+        if requestVersion == .http1_0 && !head.headers.contains(name: "content-length") { keepAlive = false }
+        head.version = requestVersion
+        Self.setConnectionHeader(&head.headers, keepAlive: keepAlive, version: requestVersion)
         metrics.upstreamLatency(listener: listener, seconds: Double((NIODeadline.now() - requestStart).nanoseconds) / 1e9)
         metrics.request(listener: listener, code: Int(head.status.code))
         state = .forwarding(upstream: upstream, requestEnded: ended, responseStarted: true)
@@ -273,8 +278,8 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         var body = context.channel.allocator.buffer(capacity: reason.utf8.count + 1)
         body.writeString(reason + "\n")
         var headers = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", "\(body.readableBytes)")])
-        if !keepAlive { headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        Self.setConnectionHeader(&headers, keepAlive: keepAlive, version: requestVersion)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestVersion, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let keepAlive = self.keepAlive
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
@@ -291,6 +296,15 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         else { return nil }
         identity = PeerIdentity(certificate: certificate)
         return identity
+    }
+
+    /// HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes unless told `keep-alive`.
+    private static func setConnectionHeader(_ headers: inout HTTPHeaders, keepAlive: Bool, version: HTTPVersion) {
+        if !keepAlive {
+            headers.replaceOrAdd(name: "connection", value: "close")
+        } else if version == .http1_0 {
+            headers.replaceOrAdd(name: "connection", value: "keep-alive")
+        }
     }
 
     private static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization"]
