@@ -96,3 +96,29 @@ import Testing
         #expect(bad.stderr.contains("unknown key 'upstreams'"))
     }
 }
+
+extension SidecarConfigTests {
+    /// An app with two metrics ports: one sidecar process, two listeners, each proxying to its own upstream.
+    @Test func repeatedRoutesServeSeveralPortsFromOneProcess() throws {
+        let fixture = try SidecarFixture()
+        try fixture.ws.write("second.txt", "second_app_metric 2\n")
+        let second = try BackgroundProcess(
+            "python3", ["-u", SidecarFixture.upstreamScript, "--metrics", fixture.ws.path("second.txt")],
+            in: fixture.ws, name: "upstream2", ready: { $0.hasPrefix("listening on ") })
+        let secondPort = try #require(second.number(after: "listening on "))
+        let sidecar = try BackgroundProcess(
+            Workspace.sidecarPath,
+            ["serve", "--route", "127.0.0.1:0=http://127.0.0.1:\(fixture.upstreamPort)",
+             "--route", "127.0.0.1:0=http://127.0.0.1:\(secondPort)", "--admin-listen", "127.0.0.1:0"] + SidecarFixture.tlsFiles,
+            in: fixture.ws, name: "sidecar", ready: { $0.hasPrefix("admin on ") })
+        let ports = sidecar.output.split(separator: "\n").filter { $0.hasPrefix("listening on https://127.0.0.1:") }
+            .compactMap { Int($0.dropFirst("listening on https://127.0.0.1:".count).prefix { $0.isNumber }) }
+        #expect(ports.count == 2)
+        func body(_ port: Int) throws -> String {
+            try Command.run("curl", ["-sS", "--cacert", "pki/ca.crt", "--cert", "pki/issued/prom.crt", "--key", "pki/private/prom.key",
+                                     "https://127.0.0.1:\(port)/metrics"], directory: fixture.ws.url).stdout
+        }
+        #expect(try body(ports[0]) == (try fixture.ws.read("metrics.txt")))
+        #expect(try body(ports[1]) == "second_app_metric 2\n")
+    }
+}

@@ -132,6 +132,9 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
             upstreamHead.headers.add(name: "x-forwarded-client-cert", value: IdentityHeaders.xfcc(identity))
         }
         upstreamHead.version = .http1_1
+        if !upstreamHead.headers.contains(name: "host") {  // HTTP/1.0 clients may omit it; HTTP/1.1 requires it
+            upstreamHead.headers.add(name: "host", value: "\(pools.host):\(pools.port)")
+        }
         state = .connecting(pending: [.head(upstreamHead)], bodyBytes: 0, ended: false)
 
         let seconds = head.headers.first(name: "x-prometheus-scrape-timeout-seconds").flatMap(Double.init)
