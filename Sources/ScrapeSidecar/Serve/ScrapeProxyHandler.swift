@@ -186,8 +186,14 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     }
 
     func upstreamBody(_ buffer: ByteBuffer) {
-        guard case .forwarding(let upstream, _, _) = state, let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        guard case .forwarding = state, let context else { return }
+        // Flushed in upstreamReadComplete: one TLS record and one syscall per upstream read, not per part.
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    func upstreamReadComplete() {
+        guard case .forwarding(let upstream, _, true) = state, let context else { return }
+        context.flush()
         // Backpressure: stop reading the upstream while the client cannot keep up.
         if !context.channel.isWritable { _ = upstream.setOption(.autoRead, value: false) }
     }

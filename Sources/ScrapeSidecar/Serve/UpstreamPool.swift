@@ -9,6 +9,8 @@ final class UpstreamPool: @unchecked Sendable {
     let host: String
     let port: Int
     let eventLoop: EventLoop
+    /// An IP-literal upstream (the usual 127.0.0.1) is connected to directly, without the resolver.
+    private let address: SocketAddress?
     private var idle: [Channel] = []
     private let maxIdle = 32
 
@@ -16,6 +18,7 @@ final class UpstreamPool: @unchecked Sendable {
         self.host = host
         self.port = port
         self.eventLoop = eventLoop
+        self.address = try? SocketAddress(ipAddress: host, port: port)
     }
 
     /// An idle connection, or a new one.
@@ -24,7 +27,7 @@ final class UpstreamPool: @unchecked Sendable {
         while let channel = idle.popLast() {
             if channel.isActive { return eventLoop.makeSucceededFuture(channel) }
         }
-        return ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
@@ -33,12 +36,12 @@ final class UpstreamPool: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(UpstreamResponseHandler())
                 }
             }
-            .connect(host: host, port: port)
-            .map { channel in
-                // Once per connection: an idle connection that closes leaves the pool.
-                channel.closeFuture.whenComplete { [weak self] _ in self?.idle.removeAll { $0 === channel } }
-                return channel
-            }
+        let connected = address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: port)
+        return connected.map { channel in
+            // Once per connection: an idle connection that closes leaves the pool.
+            channel.closeFuture.whenComplete { [weak self] _ in self?.idle.removeAll { $0 === channel } }
+            return channel
+        }
     }
 
     /// Returns a connection whose response completed and that may be reused.
@@ -80,6 +83,8 @@ protocol UpstreamResponseDelegate: AnyObject {
     func upstreamBody(_ buffer: ByteBuffer)
     func upstreamEnd(reusable: Bool)
     func upstreamFailed(_ error: Error)
+    /// The end of one read from the upstream socket: the moment to flush what was written to the client.
+    func upstreamReadComplete()
 }
 
 final class UpstreamResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -100,6 +105,11 @@ final class UpstreamResponseHandler: ChannelInboundHandler, RemovableChannelHand
             self.delegate = nil
             delegate?.upstreamEnd(reusable: keepAlive)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
