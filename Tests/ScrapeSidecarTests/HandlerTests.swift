@@ -71,7 +71,7 @@ extension ScrapeProxyHandlerTests {
 @Suite struct AdminHandlerTests {
     @Test func healthMetricsAndNotFound() throws {
         let metrics = SidecarMetrics()
-        metrics.request(listener: "l", code: 200)
+        metrics.requests(listener: "l", code: 200).increment()
         let channel = EmbeddedChannel()
         let loop = channel.embeddedEventLoop
         try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics, readiness: { loop.makeSucceededFuture(nil) }))

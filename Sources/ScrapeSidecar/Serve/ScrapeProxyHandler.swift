@@ -4,6 +4,7 @@ import MeshTLS
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Prometheus
 import X509
 
 /// What a listener lets through, and how long it waits for the upstream.
@@ -56,6 +57,9 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     private var timeout: Scheduled<Void>?
     private var context: ChannelHandlerContext?
     private var requestStart = NIODeadline.now()
+    /// Metric objects this connection has used, so a keep-alive scrape does not look them up again.
+    private var requestCounters: [UInt: Counter] = [:]
+    private lazy var latency = metrics.upstreamLatency(listener: listener)
 
     init(policy: AccessPolicy, pools: UpstreamPools, metrics: SidecarMetrics, listener: String,
          inFlight: InFlightRequests, logger: Logger) {
@@ -179,8 +183,8 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         if requestVersion == .http1_0 && !head.headers.contains(name: "content-length") { keepAlive = false }
         head.version = requestVersion
         Self.setConnectionHeader(&head.headers, keepAlive: keepAlive, version: requestVersion)
-        metrics.upstreamLatency(listener: listener, seconds: Double((NIODeadline.now() - requestStart).nanoseconds) / 1e9)
-        metrics.request(listener: listener, code: Int(head.status.code))
+        latency.record(Double((NIODeadline.now() - requestStart).nanoseconds) / 1e9)
+        countRequest(head.status)
         state = .forwarding(upstream: upstream, requestEnded: ended, responseStarted: true)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
@@ -277,10 +281,17 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         upstream.close(promise: nil)
     }
 
+    private func countRequest(_ status: HTTPResponseStatus) {
+        if let counter = requestCounters[status.code] { return counter.increment() }
+        let counter = metrics.requests(listener: listener, code: Int(status.code))
+        requestCounters[status.code] = counter
+        counter.increment()
+    }
+
     /// A one-line text response (refusals and gateway errors).
     private func respond(_ status: HTTPResponseStatus, _ reason: String, context: ChannelHandlerContext) {
         state = .idle
-        metrics.request(listener: listener, code: Int(status.code))
+        countRequest(status)
         if status == .forbidden {
             logger.info("refused", metadata: ["listener": "\(listener)", "reason": "\(reason)"])
         }

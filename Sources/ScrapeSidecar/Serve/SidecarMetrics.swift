@@ -9,11 +9,11 @@ final class SidecarMetrics: Sendable {
         MetricNameDescriptor(namespace: "scrape_sidecar", metricName: metric, unitName: unit, helpText: help)
     }
 
-    func request(listener: String, code: Int) {
+    /// Requests answered; callers cache the counter (a registry lookup takes a lock and allocates).
+    func requests(listener: String, code: Int) -> Counter {
         registry.makeCounter(
             descriptor: Self.name("requests", "total", "Requests answered, by listener and HTTP status code."),
-            labels: [("listener", listener), ("code", String(code))]
-        ).increment()
+            labels: [("listener", listener), ("code", String(code))])
     }
 
     /// `reason` is one of a few fixed categories so the label set stays bounded.
@@ -24,12 +24,11 @@ final class SidecarMetrics: Sendable {
         ).increment()
     }
 
-    func upstreamLatency(listener: String, seconds: Double) {
+    func upstreamLatency(listener: String) -> ValueHistogram {
         registry.makeValueHistogram(
             descriptor: Self.name("upstream_latency", "seconds", "Time from request to upstream response head."),
             labels: [("listener", listener)],
-            buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-        ).record(seconds)
+            buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
     }
 
     func certificateNotAfter(listener: String, _ date: Date) {
