@@ -147,6 +147,12 @@ import Testing
             return try fixture.ws.openssl(["x509", "-noout", "-serial"], input: Data(cert.utf8)).stdout
         }
         let before = try servedSerial()
+        func notAfterGauge() throws -> String? {
+            try fixture.admin("/metrics").split(separator: "\n")
+                .first { $0.hasPrefix("scrape_sidecar_certificate_not_after_seconds{listener=\"127.0.0.1:\(fixture.port)\"}") }
+                .map(String.init)
+        }
+        let gaugeBefore = try #require(try notAfterGauge())
         // A broken key keeps the old identity.
         try fixture.ws.write("pki/private/web.key.bak", try fixture.ws.read("pki/private/web.key"))
         try fixture.ws.write("pki/private/web.key", try fixture.ws.read("pki/private/prom.key"))
@@ -163,6 +169,8 @@ import Testing
         }
         #expect(after != before)
         #expect(try fixture.curl().status == 200)
+        // certtool issued the new certificate later, so its notAfter (and the gauge) moved forward.
+        #expect(try notAfterGauge() != gaugeBefore)
     }
 
     @Test func badArgumentsExit2WithOneLine() throws {

@@ -1,7 +1,7 @@
 import MeshCA
 
 /// One listener and the plain-HTTP upstream it protects.
-struct Route: Sendable, CustomStringConvertible {
+struct Route: Sendable {
     var listenHost: String
     var listenPort: Int
     var upstreamHost: String
@@ -41,6 +41,4 @@ struct Route: Sendable, CustomStringConvertible {
         }
         try self.init(listen: parts[0], upstream: parts[1])
     }
-
-    var description: String { "\(listenHost):\(listenPort) → http://\(upstreamHost):\(upstreamPort)" }
 }

@@ -40,12 +40,14 @@ final class SidecarServer: Sendable {
     /// Binds every listener, prints where, and serves until SIGTERM or SIGINT.
     func run() async throws {
         var channels: [Channel] = []
+        var listeners: [String] = []
         for route in configuration.routes {
             let pools = UpstreamPools(host: route.upstreamHost, port: route.upstreamPort)
             let channel = try await listener(route: route, pools: pools).get()
             let port = channel.localAddress?.port ?? route.listenPort
             let name = "\(route.listenHost):\(port)"
             metrics.certificateNotAfter(listener: name, tls.certificateNotAfter)
+            listeners.append(name)
             print("listening on https://\(name) → http://\(route.upstreamHost):\(route.upstreamPort)")
             channels.append(channel)
         }
@@ -58,8 +60,8 @@ final class SidecarServer: Sendable {
 
         let reloadTask = group.next().scheduleRepeatedTask(
             initialDelay: configuration.reloadInterval, delay: configuration.reloadInterval
-        ) { [self] _ in reload(force: false) }
-        await ProcessSignals.waitForTermination(onHangup: { [self] in reload(force: true) })
+        ) { [self, listeners] _ in reload(force: false, listeners: listeners) }
+        await ProcessSignals.waitForTermination(onHangup: { [self, listeners] in reload(force: true, listeners: listeners) })
 
         logger.notice("stopping: closing listeners, finishing in-flight requests", metadata: ["in_flight": "\(inFlight.count)"])
         reloadTask.cancel()
@@ -77,13 +79,11 @@ final class SidecarServer: Sendable {
         logger.notice("stopped")
     }
 
-    private func reload(force: Bool) {
+    private func reload(force: Bool, listeners: [String]) {
         do {
             if try tls.reload(force: force) {
                 logger.notice("reloaded certificate, key, client CA and CRL")
-                for route in configuration.routes {
-                    metrics.certificateNotAfter(listener: "\(route.listenHost):\(route.listenPort)", tls.certificateNotAfter)
-                }
+                for name in listeners { metrics.certificateNotAfter(listener: name, tls.certificateNotAfter) }
             }
         } catch {
             logger.error("kept the previous TLS identity: the new files are unusable", metadata: ["error": "\(error)"])
