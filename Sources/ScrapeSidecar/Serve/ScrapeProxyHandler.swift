@@ -52,6 +52,8 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     }
     private var requestOpen = false
     private var identity: PeerIdentity?
+    /// Computed once per connection: the identity does not change between keep-alive requests.
+    private lazy var forwardedClientCert = identity.map(IdentityHeaders.xfcc)
     private var keepAlive = true
     private var requestVersion = HTTPVersion.http1_1
     private var timeout: Scheduled<Void>?
@@ -132,8 +134,8 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
 
         var upstreamHead = head
         for name in IdentityHeaders.reserved + Self.hopByHop { upstreamHead.headers.remove(name: name) }
-        if let identity {
-            upstreamHead.headers.add(name: "x-forwarded-client-cert", value: IdentityHeaders.xfcc(identity))
+        if let forwardedClientCert {
+            upstreamHead.headers.add(name: "x-forwarded-client-cert", value: forwardedClientCert)
         }
         upstreamHead.version = .http1_1
         if !upstreamHead.headers.contains(name: "host") {  // HTTP/1.0 clients may omit it; HTTP/1.1 requires it
