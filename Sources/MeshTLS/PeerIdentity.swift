@@ -15,10 +15,7 @@ public struct PeerIdentity: Sendable, Equatable {
         subjectAltNames = certificate.subjectAltNames
         subject = certificate.subject.description
         let der = (try? certificate.derBytes) ?? []
-        sha256 = SHA256.hash(data: der).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-        }.joined()
+        sha256 = Array(SHA256.hash(data: der)).hexEncoded(uppercase: false)
     }
 
     public var dnsNames: [String] { subjectAltNames.compactMap { if case .dns(let name) = $0 { name } else { nil } } }

@@ -61,24 +61,20 @@ public enum WebConfigFile {
         settings.handshakeAllowedSANs = try strings("client_allowed_sans")
         if let version = try string("min_version") { settings.minimumVersion = try tlsVersion(version, fail: fail) }
         if let version = try string("max_version") { settings.maximumVersion = try tlsVersion(version, fail: fail) }
-        let suites = try strings("cipher_suites")
-        if !suites.isEmpty {
-            settings.cipherSuites = try suites.map { name in
-                guard let suite = aeadSuites[name] else {
-                    throw fail("cipher suite '\(name)' is not allowed: use an ECDHE AEAD suite (AES-GCM or CHACHA20-POLY1305)")
-                }
-                return suite
+        func lookup<Value>(_ key: String, in table: [String: Value], _ why: (String) -> String) throws -> [Value]? {
+            let names = try strings(key)
+            guard !names.isEmpty else { return nil }
+            return try names.map { name in
+                guard let value = table[name] else { throw fail(why(name)) }
+                return value
             }
         }
-        let curves = try strings("curve_preferences")
-        if !curves.isEmpty {
-            settings.curves = try curves.map { name in
-                guard let curve = curveNames[name] else {
-                    throw fail("unknown curve '\(name)': use CurveP256, CurveP384, CurveP521 or X25519")
-                }
-                return curve
-            }
-        }
+        if let suites = try lookup("cipher_suites", in: aeadSuites, {
+            "cipher suite '\($0)' is not allowed: use an ECDHE AEAD suite (AES-GCM or CHACHA20-POLY1305)"
+        }) { settings.cipherSuites = suites }
+        settings.curves = try lookup("curve_preferences", in: curveNames, {
+            "unknown curve '\($0)': use CurveP256, CurveP384, CurveP521 or X25519"
+        })
         do {
             try settings.validate()
         } catch let error as MeshCAError {

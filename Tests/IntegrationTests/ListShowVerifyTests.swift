@@ -47,8 +47,7 @@ import Testing
         #expect(text.contains("Key usage:           digitalSignature, keyEncipherment"))
         #expect(text.contains("Extended key usage:  serverAuth, clientAuth"))
         #expect(text.contains("SANs:                DNS:web.example.internal"))
-        let serial = try ws.openssl(["x509", "-in", "pki/issued/web.crt", "-noout", "-serial"]).stdout
-            .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let serial = try ws.serial("pki/issued/web.crt")
         #expect(text.contains("Serial:              \(serial)"))
 
         // A file path works too, PEM or DER, and --json carries the same facts.

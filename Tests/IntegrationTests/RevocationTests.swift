@@ -58,10 +58,7 @@ import Testing
         try ws.ok(["revoke", "gone", "--reason", "superseded"])
         try ws.write("openssl.cnf", "[ca]\ndefault_ca = meshca\n[meshca]\ndatabase = pki/index.txt\n")
         func status(_ name: String) throws -> String {
-            let serial = try ws.openssl(["x509", "-in", "pki/issued/\(name).crt", "-noout", "-serial"]).stdout
-                .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
-            let result = try ws.openssl(["ca", "-config", "openssl.cnf", "-status", serial])
-            return result.output
+            try ws.openssl(["ca", "-config", "openssl.cnf", "-status", try ws.serial("pki/issued/\(name).crt")]).output
         }
         #expect(try status("kept").contains("=Valid (V)"))
         #expect(try status("gone").contains("=Revoked (R)"))
@@ -71,9 +68,7 @@ import Testing
     @Test func revokeBySerialAndTwiceIsRefused() throws {
         let ws = try Workspace()
         try ws.ok(["issue", "web", "--san", "web.example.internal"])
-        let serial = try ws.openssl(["x509", "-in", "pki/issued/web.crt", "-noout", "-serial"]).stdout
-            .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
-        try ws.ok(["revoke", serial.lowercased()])
+        try ws.ok(["revoke", try ws.serial("pki/issued/web.crt").lowercased()])
         let again = try ws.certtool(["revoke", "web"])
         #expect(again.status == 2)
         #expect(again.stderr.contains("already revoked"))

@@ -23,16 +23,35 @@ import Testing
     }
 
     @Test(arguments: [
-        ("no certificate", nil as String?),
-        ("server-only certificate (no clientAuth)", "srv"),
+        ("no_certificate", nil as String?),
+        ("wrong_purpose", "srv"),  // a server-only certificate: no clientAuth
     ])
-    func unverifiableClientsFailTheHandshake(label: String, identity: String?) throws {
+    func unverifiableClientsFailTheHandshake(reason: String, identity: String?) throws {
         let fixture = try SidecarFixture()
         try fixture.startSidecar([])
-        let response = try fixture.curl(as: identity)
-        #expect(response.status == 0, "\(label)")
+        #expect(try fixture.curl(as: identity).status == 0, "\(reason)")
         let metrics = try fixture.admin("/metrics")
-        #expect(metrics.contains("scrape_sidecar_tls_handshake_failures_total"), "\(label)")
+        #expect(metrics.contains("scrape_sidecar_tls_handshake_failures_total{reason=\"\(reason)\"} 1"), "\(metrics)")
+    }
+
+    /// The listener's policy, checked with the openssl client: TLS 1.3 by default, TLS 1.2 only with AEAD
+    /// suites, nothing older.
+    @Test func tlsPostureWithTheOpenSSLClient() throws {
+        let fixture = try SidecarFixture()
+        try fixture.startSidecar()
+        func handshake(_ extra: [String]) throws -> CommandResult {
+            try fixture.ws.openssl(["s_client", "-connect", "127.0.0.1:\(fixture.port)", "-CAfile", "pki/ca.crt",
+                                    "-cert", "pki/issued/prom.crt", "-key", "pki/private/prom.key", "-verify_return_error"] + extra,
+                                   input: Data("Q\n".utf8))
+        }
+        let modern = try handshake([])
+        #expect(modern.stdout.contains("New, TLSv1.3"), "\(modern.output)")
+        let gcm = try handshake(["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"])
+        #expect(gcm.stdout.contains("Cipher is ECDHE-ECDSA-AES128-GCM-SHA256"), "\(gcm.output)")
+        let cbc = try handshake(["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"])
+        #expect(cbc.stdout.contains("Cipher is (NONE)"), "\(cbc.output)")
+        let old = try handshake(["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        #expect(old.stdout.contains("Cipher is (NONE)"), "\(old.output)")
     }
 
     @Test func certificateFromAnotherCAFailsTheHandshake() throws {

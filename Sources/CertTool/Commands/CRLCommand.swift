@@ -11,8 +11,7 @@ struct CRLCommand: ParsableCommand {
     var nextUpdate = "7d"
 
     func run() throws {
-        let (_, number) = try pki.authority.publishCRL(nextUpdate: try ValidityPeriod(parsing: nextUpdate))
-        let revoked = try pki.authority.revokedSerials().count
-        print("CRL #\(number) with \(revoked) revoked certificate(s) written to \(pki.directory)/crl.pem")
+        let (crl, number) = try pki.authority.publishCRL(nextUpdate: try ValidityPeriod(parsing: nextUpdate))
+        print("CRL #\(number) with \(crl.revokedCount) revoked certificate(s) written to \(pki.directory)/crl.pem")
     }
 }

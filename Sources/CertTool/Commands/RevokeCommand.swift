@@ -20,8 +20,7 @@ struct RevokeCommand: ParsableCommand {
         let reason = try RevocationReason(parsing: self.reason)
         let nextUpdate = try ValidityPeriod(parsing: nextUpdate)
         let record = try pki.authority.revoke(target, reason: reason)
-        let (crl, number) = try pki.authority.publishCRL(nextUpdate: nextUpdate)
-        _ = crl
+        let (_, number) = try pki.authority.publishCRL(nextUpdate: nextUpdate)
         print("revoked \(target) (serial \(record.serial), reason \(reason.opensslName))")
         print("CRL #\(number) written to \(pki.directory)/crl.pem")
     }

@@ -94,13 +94,13 @@ public enum CertificateBuilder {
 
 extension Certificate.SerialNumber {
     /// Upper-case hex with an even number of digits, as OpenSSL writes serials in index.txt.
-    public var hexString: String { bytes.upperHex() }
+    public var hexString: String { bytes.hexEncoded() }
 }
 
 extension Sequence where Element == UInt8 {
-    /// Upper-case hex digits, optionally separated (`String(format:)` goes through NSString and is slow).
-    func upperHex(separator: String = "") -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
+    /// Hex digits, optionally separated (`String(format:)` goes through NSString and is slow).
+    public func hexEncoded(uppercase: Bool = true, separator: String = "") -> String {
+        let digits = Array((uppercase ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
         var out: [UInt8] = []
         for byte in self {
             if !out.isEmpty { out.append(contentsOf: separator.utf8) }

@@ -52,7 +52,7 @@ public struct CertificateSummary: Codable, Sendable, Equatable {
         keyType = certificate.publicKey.algorithmName
         signatureAlgorithm = certificate.signatureAlgorithm.description
         let der = (try? certificate.derBytes) ?? []
-        sha256Fingerprint = Array(SHA256.hash(data: der)).upperHex(separator: ":")
+        sha256Fingerprint = Array(SHA256.hash(data: der)).hexEncoded(separator: ":")
     }
 
     /// The profile implied by the EKU: server, client, both, ca, or other.

@@ -20,7 +20,7 @@ public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {
     /// Parses a `--san` value: `DNS:`, `IP:`, `URI:` or `email:` prefix, or a bare value typed by its shape
     /// (IP literal → IP, `scheme://` → URI, contains `@` → email, else DNS).
     public init(parsing spec: String) throws {
-        let trimmed = String(spec.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let trimmed = spec.trimmingCharacters(in: .whitespaces)
         if let colon = trimmed.firstIndex(of: ":"), let prefix = Self.prefix(String(trimmed[..<colon])) {
             let value = String(trimmed[trimmed.index(after: colon)...])
             guard !value.isEmpty else {
@@ -195,7 +195,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         let family = bytes.count == 4 ? AF_INET : AF_INET6
         _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -20,6 +20,8 @@ public struct CertificateRevocationList: Sendable {
     }
 
     public let derBytes: [UInt8]
+    /// How many certificates it lists as revoked.
+    public let revokedCount: Int
 
     public var pemString: String { PEMDocument(type: "X509 CRL", derBytes: derBytes).pemString + "\n" }
 
@@ -27,6 +29,7 @@ public struct CertificateRevocationList: Sendable {
     public init(
         issuer: SigningIdentity, number: Int, entries: [Entry], thisUpdate: Date, nextUpdate: Date
     ) throws {
+        revokedCount = entries.count
         let algorithm = issuer.privateKey.preferredSignatureAlgorithm
         let tbs = TBSCertList(
             algorithm: try SignatureAlgorithmIdentifier(algorithm), issuer: issuer.certificate.subject,

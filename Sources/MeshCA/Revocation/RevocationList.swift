@@ -83,7 +83,7 @@ public struct RevocationList: Sendable, Equatable {
                                     guard let serial = parts.next(), case .primitive(let bytes) = serial.content else {
                                         throw ASN1Error.invalidASN1Object(reason: "revoked entry without serial")
                                     }
-                                    revoked.insert(Array(bytes.drop { $0 == 0 }).upperHex())
+                                    revoked.insert(Array(bytes.drop { $0 == 0 }).hexEncoded())
                                     while parts.next() != nil {}
                                 }
                             }

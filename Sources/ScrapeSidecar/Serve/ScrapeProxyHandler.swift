@@ -133,7 +133,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         }
 
         var upstreamHead = head
-        for name in IdentityHeaders.reserved + Self.hopByHop { upstreamHead.headers.remove(name: name) }
+        for name in Self.removedFromRequests { upstreamHead.headers.remove(name: name) }
         if let forwardedClientCert {
             upstreamHead.headers.add(name: "x-forwarded-client-cert", value: forwardedClientCert)
         }
@@ -223,14 +223,9 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         timeout = nil
         guard let context else { return }
         switch state {
-        case .connecting, .forwarding(_, _, false):
+        case .connecting(_, _, let ended), .forwarding(_, let ended, false):
             if case .forwarding(let upstream, _, _) = state { detach(upstream) }
             logger.warning("upstream failed", metadata: ["listener": "\(listener)", "error": "\(error)"])
-            let ended: Bool
-            switch state {
-            case .connecting(_, _, let e), .forwarding(_, let e, _): ended = e
-            default: ended = true
-            }
             if ended {
                 respond(.badGateway, "upstream unavailable: \(error)", context: context)
             } else {
@@ -330,4 +325,5 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     }
 
     private static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization"]
+    private static let removedFromRequests = IdentityHeaders.reserved + hopByHop
 }

@@ -9,7 +9,7 @@ final class BackgroundProcess {
     init(_ executable: String, _ arguments: [String], in ws: Workspace, name: String,
          ready: ((String) -> Bool)?, timeout: TimeInterval = 15) throws {
         log = ws.url.appendingPathComponent("\(name)-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.executableURL = URL(fileURLWithPath: try Command.resolve(executable))
         process.arguments = arguments

@@ -32,6 +32,7 @@ final class Workspace {
         return result
     }
 
+    @discardableResult
     func openssl(_ arguments: [String], input: Data? = nil) throws -> CommandResult {
         try Command.run("openssl", arguments, input: input, directory: url)
     }
@@ -73,7 +74,15 @@ final class Workspace {
     }
 }
 
+extension Workspace {
+    /// A certificate file's serial as openssl prints it (upper-case hex).
+    func serial(_ certificate: String) throws -> String {
+        try openssl(["x509", "-in", certificate, "-noout", "-serial"]).stdout
+            .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
 extension CommandResult {
-    /// Certificates' SHA-256 fingerprints and the like are compared as plain text.
+    /// Standard output split into lines.
     var lines: [String] { stdout.split(separator: "\n").map(String.init) }
 }
