@@ -1,17 +1,27 @@
 import ArgumentParser
-import Foundation
 import CommandLineSupport
+import Dispatch
+import Foundation
 import MeshCA
 
-@main
 struct CertTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certtool",
         abstract: "A small certificate authority for mutually authenticated Prometheus scrapes.",
         subcommands: [
             InitCommand.self, IssueCommand.self, SignCommand.self, RevokeCommand.self, CRLCommand.self,
-            ListCommand.self, ShowCommand.self, VerifyCommand.self,
+            ListCommand.self, ShowCommand.self, VerifyCommand.self, TokenCommand.self, ServeCommand.self,
         ])
+}
 
-    static func main() async { await CommandMain.run(CertTool.self, name: "certtool") }
+/// `serve` needs the signal mask set on the real main thread before any other thread exists (see
+/// `ProcessSignals`); the one-shot commands skip that thread so they start as fast as they can.
+/// `CommandMain.run` exits the process.
+@main
+enum Entry {
+    static func main() {
+        if CommandLine.arguments.dropFirst().first == "serve" { ProcessSignals.install() }
+        Task.detached { await CommandMain.run(CertTool.self, name: "certtool") }
+        DispatchSemaphore(value: 0).wait()
+    }
 }

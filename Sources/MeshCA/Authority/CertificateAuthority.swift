@@ -121,13 +121,13 @@ public struct CertificateAuthority: Sendable {
     /// Signs a PKCS#10 request after checking its signature. SANs come from the request's extensionRequest
     /// unless `request.subjectAltNames` is non-empty; the name defaults to the request's common name.
     public func sign(_ csr: CertificateSigningRequest, name: String?, overriding request: LeafRequest) throws -> Issued {
-        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
-            throw MeshCAError.invalidInput("the CSR's signature does not verify: the request was altered or signed with another key")
-        }
-        try csr.publicKey.checkStrength()
+        try Self.checkSignatureAndKey(csr)
         var request = request
         if request.subjectAltNames.isEmpty {
-            request.subjectAltNames = try Self.requestedSubjectAltNames(csr)
+            guard let requested = try Self.requestedSubjectAltNames(csr) else {
+                throw MeshCAError.invalidInput("the CSR requests no subjectAltName: add -addext subjectAltName=… or give --san")
+            }
+            request.subjectAltNames = requested
         }
         guard let resolvedName = name ?? csr.subject.commonName else {
             throw MeshCAError.invalidInput("the CSR has no common name: give the certificate a name with --name")
@@ -135,25 +135,36 @@ public struct CertificateAuthority: Sendable {
         request.name = resolvedName
         try Self.validate(name: request.name)
         return try store.withExclusiveAccess {
-            let material = try loadAuthority()
-            try checkNameFree(request)
-            let leaf = try CertificateBuilder.leaf(
-                subject: csr.subject, publicKey: csr.publicKey, subjectAltNames: request.subjectAltNames,
-                profile: request.profile, validity: request.validity, issuer: material.signer)
-            return try record(leaf, name: request.name, material: material, keyPEM: nil, created: nil)
+            try signLocked(publicKey: csr.publicKey, subject: csr.subject, request: request)
         }
     }
 
-    private static func requestedSubjectAltNames(_ csr: CertificateSigningRequest) throws -> [SubjectAltName] {
+    static func checkSignatureAndKey(_ csr: CertificateSigningRequest) throws {
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
+            throw MeshCAError.invalidInput("the CSR's signature does not verify: the request was altered or signed with another key")
+        }
+        try csr.publicKey.checkStrength()
+    }
+
+    /// Issues a leaf for a key the caller holds; the caller holds the store's exclusive access.
+    func signLocked(publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest) throws -> Issued {
+        let material = try loadAuthority()
+        try checkNameFree(request)
+        let leaf = try CertificateBuilder.leaf(
+            subject: subject, publicKey: publicKey, subjectAltNames: request.subjectAltNames,
+            profile: request.profile, validity: request.validity, issuer: material.signer)
+        return try record(leaf, name: request.name, material: material, keyPEM: nil, created: nil)
+    }
+
+    /// The SANs a CSR's extensionRequest asks for, nil when it asks for none.
+    static func requestedSubjectAltNames(_ csr: CertificateSigningRequest) throws -> [SubjectAltName]? {
         let extensions: Certificate.Extensions?
         do {
             extensions = try csr.attributes.extensionRequest?.extensions
         } catch {
             throw MeshCAError.invalidInput("the CSR's extensionRequest attribute is malformed: \(error)")
         }
-        guard let names = try extensions?.subjectAlternativeNames, !names.isEmpty else {
-            throw MeshCAError.invalidInput("the CSR requests no subjectAltName: add -addext subjectAltName=… or give --san")
-        }
+        guard let names = try extensions?.subjectAlternativeNames, !names.isEmpty else { return nil }
         return try names.map { name in
             guard let san = SubjectAltName(name) else {
                 throw MeshCAError.invalidInput("the CSR requests an unsupported SAN (\(name)): only DNS, IP, URI and email")
@@ -162,6 +173,9 @@ public struct CertificateAuthority: Sendable {
             return try SubjectAltName(parsing: san.description)
         }
     }
+
+    /// Throws when `name` cannot name a certificate (see `validate(name:)`).
+    public static func validateName(_ name: String) throws { try validate(name: name) }
 
     /// Names become file names under issued/ and private/, so they are restricted to a safe alphabet, and the
     /// CA's own file names are reserved.
@@ -179,7 +193,7 @@ public struct CertificateAuthority: Sendable {
         }
     }
 
-    private func checkNameFree(_ request: LeafRequest) throws {
+    func checkNameFree(_ request: LeafRequest) throws {
         guard !request.force, let existing = try store.issuedChain(named: request.name)?.first else { return }
         let status = try store.loadDatabase().record(serial: existing.serialNumber.hexString)?.effectiveStatus(at: Date())
         // A revoked or expired certificate may be replaced without --force: that is what replacing it is for.

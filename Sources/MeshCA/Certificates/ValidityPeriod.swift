@@ -1,16 +1,16 @@
 import Foundation
 
-/// A certificate lifetime such as `90d`, `10y`, `24h`, `2w` or `30m`.
+/// A certificate lifetime such as `90d`, `10y`, `24h`, `2w`, `30m` or `90s`.
 public struct ValidityPeriod: Hashable, Sendable, CustomStringConvertible {
     public let seconds: TimeInterval
 
     public init(seconds: TimeInterval) { self.seconds = seconds }
 
-    /// Parses `<positive integer><unit>` with unit `m` (minutes), `h`, `d`, `w` or `y` (365 days).
+    /// Parses `<positive integer><unit>` with unit `s`, `m` (minutes), `h`, `d`, `w` or `y` (365 days).
     public init(parsing text: String) throws {
-        let units: [Character: TimeInterval] = ["m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000]
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000]
         let fail = MeshCAError.invalidInput(
-            "invalid validity '\(text)': use a positive number with a unit m, h, d, w or y (e.g. 90d, 10y, 24h)")
+            "invalid validity '\(text)': use a positive number with a unit s, m, h, d, w or y (e.g. 90d, 10y, 24h)")
         guard let unit = text.last, let multiplier = units[unit],
             let count = Int(text.dropLast()), count > 0, count <= 100 * 365 * 24 * 60
         else { throw fail }
@@ -22,6 +22,7 @@ public struct ValidityPeriod: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         if seconds.truncatingRemainder(dividingBy: 86_400) == 0 { return "\(Int(seconds / 86_400))d" }
         if seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
-        return "\(Int(seconds / 60))m"
+        if seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
+        return "\(Int(seconds))s"
     }
 }

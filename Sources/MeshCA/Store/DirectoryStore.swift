@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SwiftASN1
 import X509
@@ -17,6 +18,8 @@ import Darwin
 /// private/ (0700)  ca.key  intermediate.key  NAME.key      — PKCS#8 PEM, 0600
 /// issued/          NAME.crt                                — leaf, then intermediate
 /// certs_by_serial/ SERIAL.pem                              — every certificate ever issued
+/// private/provisioner.key                                  — signs enrollment tokens (certtool token)
+/// tokens.used      "ID EXPIRY" per line                    — one-time tokens already redeemed
 /// ```
 public struct DirectoryStore: PKIStore {
     public let directory: String
@@ -177,6 +180,39 @@ public struct DirectoryStore: PKIStore {
             try batch.stage(path("crl.pem"), pem, mode: 0o644)
             try batch.stage(path("crlnumber"), String(number + 1, radix: 16, uppercase: true).leftPadded(to: 2) + "\n", mode: 0o644)
         }
+    }
+}
+
+extension DirectoryStore {
+    // MARK: Enrollment tokens
+
+    public func provisionerKey(create: Bool) throws -> P256.Signing.PrivateKey? {
+        let file = path("private/provisioner.key")
+        if let pem = try readIfPresent(file) {
+            do {
+                return try P256.Signing.PrivateKey(pemRepresentation: pem)
+            } catch {
+                throw MeshCAError.store("\(file) is not a P-256 private key: remove it to make a new one (old tokens stop working)")
+            }
+        }
+        guard create else { return nil }
+        let key = P256.Signing.PrivateKey()
+        try FileBatch.perform { try $0.stage(file, key.pemRepresentation, mode: 0o600) }
+        return key
+    }
+
+    public func consumeToken(id: String, expiresAt: Date, now: Date) throws -> Bool {
+        let file = path("tokens.used")
+        var lines: [Substring] = []
+        for line in (try readIfPresent(file) ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, let expiry = TimeInterval(fields[1]) else { continue }
+            if fields[0] == id { return false }
+            if expiry > now.timeIntervalSince1970 { lines.append(line) }
+        }
+        lines.append("\(id) \(Int(expiresAt.timeIntervalSince1970.rounded(.up)))")
+        try FileBatch.perform { try $0.stage(file, lines.joined(separator: "\n") + "\n", mode: 0o600) }
+        return true
     }
 }
 

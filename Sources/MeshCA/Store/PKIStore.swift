@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import X509
 
 /// The CA's root (and optional intermediate) identities as kept in a store.
@@ -54,4 +56,10 @@ public protocol PKIStore: Sendable {
     func nextCRLNumber() throws -> Int
     /// Stores a CRL and records that its number was used.
     func saveCRL(pem: String, number: Int) throws
+
+    /// The key that signs enrollment tokens. With `create`, one is generated and stored on first use.
+    func provisionerKey(create: Bool) throws -> P256.Signing.PrivateKey?
+    /// Records a one-time enrollment token as used; false when it was used before. Tokens past their expiry
+    /// are forgotten (they can no longer verify anyway), so the record stays small.
+    func consumeToken(id: String, expiresAt: Date, now: Date) throws -> Bool
 }

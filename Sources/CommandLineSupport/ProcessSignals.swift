@@ -6,7 +6,7 @@ import NIOConcurrencyHelpers
 /// `install()` must run first in `main`: it blocks the signals in the main thread before any other thread
 /// exists, so every thread inherits the mask and no signal can hit a thread whose default action would kill
 /// the process mid-drain. This also works when the parent passed the signals down blocked.
-enum ProcessSignals {
+public enum ProcessSignals {
     private struct Handlers {
         var onTerminate: (@Sendable () -> Void)?
         var onHangup: (@Sendable () -> Void)?
@@ -14,7 +14,7 @@ enum ProcessSignals {
 
     private static let handlers = NIOLockedValueBox(Handlers())
 
-    static func install() {
+    public static func install() {
         var set = sigset_t()
         sigemptyset(&set)
         for signalNumber in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, signalNumber) }
@@ -42,7 +42,7 @@ enum ProcessSignals {
     }
 
     /// Suspends until SIGTERM or SIGINT; SIGHUP calls `onHangup` meanwhile.
-    static func waitForTermination(onHangup: @escaping @Sendable () -> Void) async {
+    public static func waitForTermination(onHangup: @escaping @Sendable () -> Void) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             handlers.withLockedValue {
                 $0.onHangup = onHangup

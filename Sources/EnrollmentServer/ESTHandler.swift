@@ -1,0 +1,85 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import X509
+
+/// Reads one HTTP request at a time (body capped), hands it to the `EnrollmentService`, writes its answer.
+final class ESTHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// A PKCS#10 request is a few KiB even with RSA-4096; anything near this limit is not a CSR.
+    static let maximumBodyBytes = 64 * 1024
+
+    private let service: EnrollmentService
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var tooLarge = false
+
+    init(service: EnrollmentService) {
+        self.service = service
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+            tooLarge = false
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > Self.maximumBodyBytes {
+                tooLarge = true
+            }
+        case .body(var buffer):
+            guard !tooLarge else { return }
+            if body.count + buffer.readableBytes > Self.maximumBodyBytes {
+                tooLarge = true
+                body = []
+            } else {
+                body += buffer.readBytes(length: buffer.readableBytes) ?? []
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            if tooLarge {
+                write(context, .text(413, "request body too large: a CSR is at most \(Self.maximumBodyBytes) bytes"), keepAlive: false)
+                return
+            }
+            let request = makeRequest(head, context: context)
+            let service = self.service, keepAlive = head.isKeepAlive
+            let promise = context.eventLoop.makePromise(of: ESTResponse.self)
+            promise.completeWithTask { await service.handle(request) }
+            promise.futureResult.whenSuccess { response in
+                self.write(context, response, keepAlive: keepAlive)
+            }
+        }
+    }
+
+    private func makeRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> ESTRequest {
+        let components = URLComponents(string: head.uri)
+        var query: [String: String] = [:]
+        for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        var clientCertificate: Certificate?
+        if let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+            let peer = handler.peerCertificate, let der = try? peer.toDERBytes()
+        {
+            clientCertificate = try? Certificate(derEncoded: der)
+        }
+        return ESTRequest(
+            method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
+            authorization: head.headers.first(name: "authorization"), contentType: head.headers.first(name: "content-type"),
+            body: body, clientCertificate: clientCertificate)
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ response: ESTResponse, keepAlive: Bool) {
+        var headers = HTTPHeaders([("content-type", response.contentType), ("content-length", "\(response.body.count)")])
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        let status = HTTPResponseStatus(statusCode: response.status)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import Prometheus
+
+/// `certtool serve`'s metrics, in Prometheus text format on `/metrics`.
+final class EnrollmentMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+
+    private static func name(_ metric: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "meshca", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    func issued(endpoint: String) {
+        registry.makeCounter(
+            descriptor: Self.name("certificates_issued", "total", "Certificates issued over EST, by endpoint."),
+            labels: [("endpoint", endpoint)]
+        ).increment()
+    }
+
+    /// `reason` is an `EnrollmentRefusal.Kind` label or `internal`, so the label set stays bounded.
+    func failed(endpoint: String, reason: String) {
+        registry.makeCounter(
+            descriptor: Self.name("enrollment_failures", "total", "Refused or failed EST enrollments, by endpoint and reason."),
+            labels: [("endpoint", endpoint), ("reason", reason)]
+        ).increment()
+    }
+
+    func crlPublished(nextUpdate: Date) {
+        registry.makeGauge(
+            descriptor: Self.name("crl_next_update", "seconds", "nextUpdate of the CRL last published, Unix time."),
+            labels: []
+        ).set(nextUpdate.timeIntervalSince1970)
+    }
+
+    func serverCertificateNotAfter(_ date: Date) {
+        registry.makeGauge(
+            descriptor: Self.name("server_certificate_not_after", "seconds", "notAfter of the CA server's own TLS certificate, Unix time."),
+            labels: []
+        ).set(date.timeIntervalSince1970)
+    }
+
+    func render() -> [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Logging
+import MeshCA
+import MeshTLS
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// `certtool serve`: the CA as an HTTPS server — EST enrollment (RFC 7030) with one-time tokens,
+/// re-enrollment over mutual TLS, the roots and a CRL that never goes stale, health and metrics.
+public final class EnrollmentServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// SANs of the server's own certificate besides the listen address.
+        public var subjectAltNames: [SubjectAltName]
+        public var defaultValidity: ValidityPeriod
+        public var maximumValidity: ValidityPeriod
+        public var crlValidity = ValidityPeriod(seconds: 7 * 86_400)
+        public var serverCertificateValidity = ValidityPeriod(seconds: 30 * 86_400)
+        /// How often the server checks its own certificate and the CRL.
+        public var maintenanceInterval: Duration = .seconds(30)
+
+        public init(host: String, port: Int, subjectAltNames: [SubjectAltName], defaultValidity: ValidityPeriod,
+                    maximumValidity: ValidityPeriod) {
+            self.host = host
+            self.port = port
+            self.subjectAltNames = subjectAltNames
+            self.defaultValidity = defaultValidity
+            self.maximumValidity = maximumValidity
+        }
+    }
+
+    let configuration: Configuration
+    let authority: CertificateAuthority
+    let logger: Logger
+
+    public init(_ configuration: Configuration, authority: CertificateAuthority, logger: Logger) throws {
+        guard configuration.defaultValidity.seconds <= configuration.maximumValidity.seconds else {
+            throw MeshCAError.invalidInput(
+                "--default-validity \(configuration.defaultValidity) exceeds --max-validity \(configuration.maximumValidity)")
+        }
+        self.configuration = configuration
+        self.authority = authority
+        self.logger = logger
+    }
+
+    /// The server certificate's SANs: the listen address (unless it is a wildcard address) and `--san`.
+    var serverSubjectAltNames: [SubjectAltName] {
+        var names: [SubjectAltName] = []
+        if let ip = IPAddress(configuration.host) {
+            if !ip.bytes.allSatisfy({ $0 == 0 }) { names.append(.ip(ip)) }
+        } else {
+            names.append(.dns(configuration.host.lowercased()))
+        }
+        for name in configuration.subjectAltNames where !names.contains(name) { names.append(name) }
+        return names
+    }
+
+    /// Binds, prints `listening on https://HOST:PORT`, and serves until `waitForTermination` returns (SIGTERM
+    /// or SIGINT); the closure it is given reloads the TLS identity (SIGHUP).
+    public func run(waitForTermination: (@escaping @Sendable () -> Void) async -> Void) async throws {
+        _ = try authority.loadAuthority()
+        let sans = serverSubjectAltNames
+        guard !sans.isEmpty else {
+            throw MeshCAError.invalidInput("listening on \(configuration.host) gives the server certificate no name: add --san DNS:ca.example.internal")
+        }
+        let identity = ServerIdentity(authority: authority, subjectAltNames: sans, validity: configuration.serverCertificateValidity)
+        if try identity.renewIfNeeded() { logger.notice("issued the server certificate", metadata: ["sans": "\(sans.map(\.description))"]) }
+
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let metrics = EnrollmentMetrics()
+        let service = try EnrollmentService(
+            authority: authority,
+            policy: .init(defaultValidity: configuration.defaultValidity, maximumValidity: configuration.maximumValidity,
+                          crlValidity: configuration.crlValidity),
+            metrics: metrics, logger: logger, pool: pool)
+        _ = try service.currentCRL()
+
+        // Any client certificate is accepted in the handshake (enrollment needs none); simplereenroll verifies
+        // the one presented against the CA and its database, so refusals get an HTTP status and a reason.
+        var tlsSettings = ServerTLS(certificate: identity.certificateFile, key: identity.keyFile, clientCA: "\(authority.store.location)/ca.crt")
+        tlsSettings.clientAuth = .requestClientCert
+        let tls = try ReloadableServerTLS(settings: tlsSettings)
+        metrics.serverCertificateNotAfter(tls.certificateNotAfter)
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(NIOSSLServerHandler(
+                        context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(ESTHandler(service: service))
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port).get()
+        print("listening on https://\(configuration.host):\(channel.localAddress?.port ?? configuration.port)")
+        fflush(stdout)
+
+        let logger = self.logger
+        let interval = configuration.maintenanceInterval
+        let maintenance = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                do {
+                    let renewed = try await service.blocking { try identity.renewIfNeeded() }
+                    if try tls.reload(force: renewed) {
+                        metrics.serverCertificateNotAfter(tls.certificateNotAfter)
+                        logger.notice("rotated the server certificate", metadata: ["not_after": "\(tls.certificateNotAfter.iso8601)"])
+                    }
+                    _ = try await service.blocking { try service.currentCRL() }
+                } catch {
+                    logger.error("maintenance failed: will retry", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+
+        await waitForTermination { _ = try? tls.reload(force: true) }
+        logger.notice("stopping")
+        maintenance.cancel()
+        try? await channel.close()
+        try await group.shutdownGracefully()
+        try await pool.shutdownGracefully()
+    }
+}
