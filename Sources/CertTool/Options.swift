@@ -13,16 +13,6 @@ struct PKIOptions: ParsableArguments {
     var authority: CertificateAuthority { CertificateAuthority(store: store) }
 }
 
-extension Profile: EnumerableFlag {
-    public static func help(for value: Profile) -> ArgumentHelp? {
-        switch value {
-        case .server: return "TLS server certificate (serverAuth) — the default."
-        case .client: return "TLS client certificate (clientAuth)."
-        case .both: return "Both serverAuth and clientAuth."
-        }
-    }
-}
-
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print machine-readable JSON.")
     var json = false

@@ -6,7 +6,7 @@ struct ScrapeSidecar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scrape-sidecar",
         abstract: "Terminate mutual TLS in front of an application's metrics ports.",
-        subcommands: [ServeCommand.self])
+        subcommands: [ServeCommand.self, CertsCommand.self])
 }
 
 /// A synchronous entry point: an `async` main runs on a pool thread, and the signal mask must be set on the

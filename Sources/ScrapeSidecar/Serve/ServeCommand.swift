@@ -53,6 +53,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @OptionGroup(title: "Enrollment (instead of --cert/--key: get and renew the serving identity from certtool serve)")
+    var enrollment: EnrollmentOptions
+
     func run() async throws {
         let file = try configFile.map(SidecarConfigFile.load)
         var routes = try (file?.routes ?? []).map { try Route(listen: $0.listen, upstream: $0.upstream) }
@@ -67,7 +70,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: levelName) else {
             throw MeshCAError.invalidInput("unknown log level '\(levelName)'")
         }
-        let tls = try tlsSettings(file)
+        let agentSettings = enrollment.isEnrolling ? try enrollment.agentSettings(defaultProfile: .server) : nil
+        let tls = try tlsSettings(file, enrolledInto: agentSettings?.output)
         let sans = (file?.allowSAN ?? []) + allowSANs
         let paths = (file?.allowPath ?? []) + allowPaths
         let policy = AccessPolicy(
@@ -75,19 +79,34 @@ struct ServeCommand: AsyncParsableCommand {
             requireIdentity: tls.clientAuth == .requireAndVerifyClientCert || !sans.isEmpty)
         let admin = try (adminListen ?? file?.adminListen).map { try Route.parseAddress($0, what: "admin address") }
 
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        let logger = try bootstrapLogging(level: level.rawValue, label: "scrape-sidecar")
+        // With enrollment, the first set must exist before the listeners load it; renewals then swap it
+        // underneath them and reload at once (the file poll would catch it within 2 s anyway).
+        var agent: (CertAgent, OutputDirectory.Contents)?
+        if let agentSettings {
+            let certAgent = CertAgent(agentSettings, logger: Logger(label: "scrape-sidecar.certs"))
+            agent = (certAgent, try await certAgent.ensureIdentity().contents)
         }
-        let server = try SidecarServer(
-            .init(routes: routes, tls: tls, policy: policy, adminListen: admin), logger: Logger(label: "scrape-sidecar"))
+        let server = try SidecarServer(.init(routes: routes, tls: tls, policy: policy, adminListen: admin), logger: logger)
+        let maintenance = agent.map { agent, initial in
+            Task { await agent.maintain(from: initial) { _ in server.reload(force: true) } }
+        }
         try await server.run()
+        maintenance?.cancel()
     }
 
-    /// The listener's TLS settings: from an exporter-toolkit web config, or from --cert/--key/--client-ca.
-    private func tlsSettings(_ file: SidecarConfigFile?) throws -> ServerTLS {
+    /// The listener's TLS settings: from an exporter-toolkit web config, from --cert/--key/--client-ca, or
+    /// from the enrollment output directory (client CA: --client-ca, else the CA's root).
+    private func tlsSettings(_ file: SidecarConfigFile?, enrolledInto output: OutputDirectory?) throws -> ServerTLS {
         let crl = self.crl ?? file?.crl
+        if let output {
+            guard cert == nil, key == nil, webConfigFile == nil, file?.cert == nil, file?.key == nil, file?.webConfigFile == nil else {
+                throw MeshCAError.invalidInput("--ca-url enrolls the serving identity: drop --cert, --key and --web.config.file")
+            }
+            return ServerTLS(
+                certificate: output.file(OutputDirectory.chainFile), key: output.file(OutputDirectory.keyFile),
+                clientCA: clientCA ?? file?.clientCA ?? output.file(OutputDirectory.rootFile), crl: crl)
+        }
         if let webConfig = webConfigFile ?? file?.webConfigFile {
             guard cert == nil, key == nil, clientCA == nil else {
                 throw MeshCAError.invalidInput("--web.config.file replaces --cert, --key and --client-ca: give one or the other")

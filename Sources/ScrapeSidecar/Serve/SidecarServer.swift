@@ -2,6 +2,7 @@ import CommandLineSupport
 import Foundation
 import Logging
 import MeshTLS
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -26,6 +27,8 @@ final class SidecarServer: Sendable {
     let inFlight = InFlightRequests()
     let tls: ReloadableServerTLS
     let group: MultiThreadedEventLoopGroup
+    /// Bound listener names (`HOST:PORT`), the label of the certificate gauge.
+    private let listenerNames = NIOLockedValueBox<[String]>([])
 
     init(_ configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -58,11 +61,12 @@ final class SidecarServer: Sendable {
             channels.append(channel)
         }
         fflush(stdout)
+        listenerNames.withLockedValue { $0 = listeners }
 
         let reloadTask = group.next().scheduleRepeatedTask(
             initialDelay: configuration.reloadInterval, delay: configuration.reloadInterval
-        ) { [self, listeners] _ in reload(force: false, listeners: listeners) }
-        await ProcessSignals.waitForTermination(onHangup: { [self, listeners] in reload(force: true, listeners: listeners) })
+        ) { [self] _ in reload(force: false) }
+        await ProcessSignals.waitForTermination(onHangup: { [self] in reload(force: true) })
 
         logger.notice("stopping: closing listeners, finishing in-flight requests", metadata: ["in_flight": "\(inFlight.count)"])
         reloadTask.cancel()
@@ -80,11 +84,12 @@ final class SidecarServer: Sendable {
         logger.notice("stopped")
     }
 
-    private func reload(force: Bool, listeners: [String]) {
+    /// Re-reads the TLS files if they changed (always with `force`); a bad new set keeps the old one.
+    func reload(force: Bool) {
         do {
             if try tls.reload(force: force) {
                 logger.notice("reloaded certificate, key, client CA and CRL")
-                for name in listeners { metrics.certificateNotAfter(listener: name, tls.certificateNotAfter) }
+                for name in listenerNames.withLockedValue({ $0 }) { metrics.certificateNotAfter(listener: name, tls.certificateNotAfter) }
             }
         } catch {
             logger.error("kept the previous TLS identity: the new files are unusable", metadata: ["error": "\(error)"])

@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import MeshCA
+import MeshTLS
+import X509
+
+/// Keeps a key and certificate from `certtool serve` in an output directory: enrolls with a one-time token,
+/// renews over mutual TLS at two thirds of each lifetime (with jitter), and retries with capped exponential
+/// backoff while the CA cannot be reached, leaving the current set in place meanwhile.
+final class CertAgent: Sendable {
+    enum TokenSource: Sendable {
+        case file(String)
+        case environment(String)
+
+        func read() throws -> String {
+            switch self {
+            case .file(let path):
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw MeshCAError.invalidInput("cannot read the token file '\(path)'")
+                }
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            case .environment(let name):
+                guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                    throw MeshCAError.invalidInput("the environment variable \(name) holds no token")
+                }
+                return value.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+    }
+
+    struct Settings: Sendable {
+        var client: ESTClient
+        var token: TokenSource?
+        var subjectAltNames: [SubjectAltName]
+        var profile: Profile
+        var output: OutputDirectory
+        var rotateKey: Bool
+        /// Longest wait between two attempts while the CA is unreachable.
+        var maximumBackoff: Duration = .seconds(30)
+    }
+
+    let settings: Settings
+    let logger: Logger
+
+    init(_ settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    private var output: OutputDirectory { settings.output }
+
+    /// A usable set in the output directory: the one an earlier run left when it still fits (same SANs, not
+    /// expired), otherwise a new enrollment with the token. Retries while the CA is unreachable; a refusal
+    /// (bad or used token, SAN not granted) is thrown.
+    func ensureIdentity() async throws -> (contents: OutputDirectory.Contents, wrote: Bool) {
+        if let current = output.load(), Set(current.certificate.subjectAltNames) == Set(settings.subjectAltNames),
+            current.certificate.notValidAfter > Date()
+        {
+            logger.notice("using the certificate already in the output directory", metadata: metadata(current))
+            return (current, false)
+        }
+        guard let tokenSource = settings.token else {
+            throw MeshCAError.invalidInput("no valid certificate in \(output.path) and no --token or --token-env to enroll with")
+        }
+        let token = try tokenSource.read()
+        var attempt = 0
+        while true {
+            do {
+                return (try await enroll(token: token), true)
+            } catch let refused as ESTClient.Refused {
+                throw MeshCAError.invalidInput("enrollment refused by \(settings.client.baseURL) (HTTP \(refused.status)): \(refused.message)")
+            } catch let error as MeshCAError {
+                throw error
+            } catch {
+                attempt += 1
+                let delay = backoff(attempt: attempt, expiresIn: nil)
+                logger.warning("cannot reach the CA to enroll: retrying", metadata: [
+                    "error": "\(error)", "retry_in": "\(delay)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Renews forever; `onRotate` runs after each new set is published.
+    func maintain(from initial: OutputDirectory.Contents, onRotate: @escaping @Sendable (OutputDirectory.Contents) -> Void) async {
+        var current = initial
+        while !Task.isCancelled {
+            let renewAt = renewalTime(current)
+            logger.info("next renewal", metadata: ["at": "\(renewAt.iso8601)"])
+            try? await Task.sleep(for: .seconds(max(0, renewAt.timeIntervalSinceNow)))
+            var attempt = 0
+            while !Task.isCancelled {
+                do {
+                    current = try await renew(current)
+                    onRotate(current)
+                    break
+                } catch {
+                    attempt += 1
+                    let expiresIn = current.certificate.notValidAfter.timeIntervalSinceNow
+                    let delay = backoff(attempt: attempt, expiresIn: expiresIn)
+                    logger.log(level: error is ESTClient.Refused ? .error : .warning, "renewal failed: keeping the current certificate and retrying", metadata: [
+                        "error": "\(error)", "retry_in": "\(delay)", "attempt": "\(attempt)",
+                        "expires_in": "\(Int(expiresIn))s"])
+                    try? await Task.sleep(for: delay)
+                }
+            }
+        }
+    }
+
+    private func enroll(token: String) async throws -> OutputDirectory.Contents {
+        let key = try KeyType.ecdsaP256.generate()
+        let csr = try EnrollmentCSR.make(key: key, subjectAltNames: settings.subjectAltNames, profile: settings.profile)
+        let issued = try await settings.client.enroll(csr, token: token)
+        return try publish(issued: issued, key: key, roots: try await settings.client.caCertificates())
+    }
+
+    private func renew(_ current: OutputDirectory.Contents) async throws -> OutputDirectory.Contents {
+        let key = settings.rotateKey ? try KeyType.ecdsaP256.generate() : current.key
+        let csr = try EnrollmentCSR.make(key: key, subjectAltNames: current.certificate.subjectAltNames, profile: settings.profile)
+        let issued = try await settings.client.reenroll(
+            csr, certificate: output.file(OutputDirectory.chainFile), key: output.file(OutputDirectory.keyFile))
+        return try publish(issued: issued, key: key, roots: try await settings.client.caCertificates())
+    }
+
+    private func publish(issued: [Certificate], key: Certificate.PrivateKey, roots: [Certificate]) throws -> OutputDirectory.Contents {
+        let chain = try CertsOnlyPKCS7.orderedChain(issued, leafKey: key.publicKey)
+        let selfSigned = roots.filter { $0.subject == $0.issuer }
+        try output.write(roots: selfSigned.isEmpty ? roots : selfSigned, chain: chain, key: key)
+        guard let contents = output.load() else {
+            throw MeshCAError.io("\(output.path) does not read back as a consistent set after writing it")
+        }
+        logger.notice("wrote a new certificate set", metadata: metadata(contents))
+        print("wrote \(output.path): serial \(contents.certificate.serialNumber.hexString), expires \(contents.certificate.notValidAfter.iso8601)")
+        fflush(stdout)
+        return contents
+    }
+
+    /// Two thirds into the lifetime, measured from publication (notBefore is back-dated), less up to 5% jitter
+    /// so that many agents started together do not renew together.
+    func renewalTime(_ contents: OutputDirectory.Contents) -> Date {
+        let start = max(contents.certificate.notValidBefore, min(contents.publishedAt, Date()))
+        let lifetime = contents.certificate.notValidAfter.timeIntervalSince(start)
+        return start + lifetime * (2.0 / 3.0 - Double.random(in: 0...0.05))
+    }
+
+    /// 1 s, 2 s, 4 s … up to the cap, and never more than a quarter of the remaining lifetime (at least 1 s).
+    private func backoff(attempt: Int, expiresIn: TimeInterval?) -> Duration {
+        var seconds = min(Double(1 << min(attempt - 1, 16)), Double(settings.maximumBackoff.components.seconds))
+        if let expiresIn { seconds = min(seconds, max(1, expiresIn / 4)) }
+        return .milliseconds(Int(seconds * 1000 * Double.random(in: 0.8...1.0)))
+    }
+
+    private func metadata(_ contents: OutputDirectory.Contents) -> Logger.Metadata {
+        ["dir": "\(output.path)", "serial": "\(contents.certificate.serialNumber.hexString)",
+         "not_after": "\(contents.certificate.notValidAfter.iso8601)"]
+    }
+}
