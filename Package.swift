@@ -110,7 +110,10 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["MeshCA", "CertTool", "ScrapeSidecar", .product(name: "SwiftASN1", package: "swift-asn1")],
+            dependencies: [
+                "MeshCA", "CertTool", "ScrapeSidecar", .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             exclude: ["Fixtures"]),
     ]
 )
