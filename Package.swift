@@ -113,6 +113,7 @@ let package = Package(
             dependencies: [
                 "MeshCA", "CertTool", "ScrapeSidecar", .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Yams", package: "Yams"),
             ],
             exclude: ["Fixtures"]),
     ]

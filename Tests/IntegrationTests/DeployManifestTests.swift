@@ -1,0 +1,218 @@
+import Foundation
+import Testing
+import Yams
+
+/// docs/deploy/: the core kinds validate against the Kubernetes schemas (kubernetes-validate --strict), and
+/// the references between them agree — volumes, mounts, Secrets, ConfigMaps, Services, file paths, SANs.
+@Suite struct DeployManifestTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("docs/deploy").path
+
+    typealias Object = [String: Any]
+
+    static func files() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+    }
+
+    static func objects() throws -> [Object] {
+        try files().flatMap { file in
+            try Yams.load_all(yaml: String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8)).compactMap { $0 as? Object }
+        }
+    }
+
+    @Test func coreKindsValidateStrictly() throws {
+        var validated = 0
+        for file in try Self.files() {
+            let kinds = try Yams.load_all(yaml: String(contentsOfFile: "\(Self.directory)/\(file)", encoding: .utf8))
+                .compactMap { ($0 as? Object)?["apiVersion"] as? String }
+            // Custom resources (the Prometheus Operator's) have no schema there; referencesAgree checks them.
+            guard !kinds.contains(where: { $0.contains("monitoring.coreos.com") }) else { continue }
+            let result = try Command.run("kubernetes-validate", ["--strict", "--quiet", "\(Self.directory)/\(file)"])
+            #expect(result.status == 0, "\(file): \(result.output)")
+            validated += 1
+        }
+        #expect(validated >= 3)
+    }
+
+    /// What a pod (or the Operator's Prometheus resource) declares.
+    struct Pod {
+        var namespace: String
+        var labels: [String: String]
+        var volumes: [String: Object]
+        var containers: [Object]
+        var securityContext: Object
+    }
+
+    static func pods(_ objects: [Object]) -> [Pod] {
+        objects.compactMap { object in
+            let metadata = object["metadata"] as? Object ?? [:]
+            let namespace = metadata["namespace"] as? String ?? "default"
+            let spec = object["spec"] as? Object ?? [:]
+            switch object["kind"] as? String {
+            case "Deployment":
+                let template = spec["template"] as? Object ?? [:]
+                let pod = template["spec"] as? Object ?? [:]
+                let labels = (template["metadata"] as? Object)?["labels"] as? [String: String] ?? [:]
+                let containers = (pod["initContainers"] as? [Object] ?? []) + (pod["containers"] as? [Object] ?? [])
+                return Pod(namespace: namespace, labels: labels, volumes: volumes(pod), containers: containers,
+                           securityContext: pod["securityContext"] as? Object ?? [:])
+            case "Prometheus":
+                // The Operator runs Prometheus itself with spec.volumeMounts; extra containers come from spec.
+                let prometheus: Object = ["name": "prometheus", "volumeMounts": spec["volumeMounts"] ?? [], "args": [String]()]
+                let containers = (spec["initContainers"] as? [Object] ?? []) + (spec["containers"] as? [Object] ?? []) + [prometheus]
+                return Pod(namespace: namespace, labels: [:], volumes: volumes(spec), containers: containers,
+                           securityContext: spec["securityContext"] as? Object ?? [:])
+            default:
+                return nil
+            }
+        }
+    }
+
+    static func volumes(_ spec: Object) -> [String: Object] {
+        Dictionary(uniqueKeysWithValues: (spec["volumes"] as? [Object] ?? []).map { ($0["name"] as! String, $0) })
+    }
+
+    static func arguments(_ container: Object) -> [String] {
+        (container["command"] as? [String] ?? []) + (container["args"] as? [String] ?? [])
+    }
+
+    /// `--flag=value` values (every occurrence).
+    static func flag(_ name: String, _ container: Object) -> [String] {
+        arguments(container).compactMap { $0.hasPrefix("--\(name)=") ? String($0.dropFirst(name.count + 3)) : nil }
+    }
+
+    /// The mount (volume name and the path inside the volume) that holds `path` in `container`.
+    static func mount(holding path: String, in container: Object) -> (volume: String, relative: String)? {
+        for mount in container["volumeMounts"] as? [Object] ?? [] {
+            let mountPath = mount["mountPath"] as! String
+            if path == mountPath { return (mount["name"] as! String, "") }
+            if path.hasPrefix(mountPath + "/") { return (mount["name"] as! String, String(path.dropFirst(mountPath.count + 1))) }
+        }
+        return nil
+    }
+
+    static func find(_ objects: [Object], kind: String, namespace: String, name: String) -> Object? {
+        objects.first {
+            $0["kind"] as? String == kind && ($0["metadata"] as? Object)?["name"] as? String == name
+                && (($0["metadata"] as? Object)?["namespace"] as? String ?? "default") == namespace
+        }
+    }
+
+    @Test func referencesAgree() throws {
+        let objects = try Self.objects()
+        let pods = Self.pods(objects)
+        #expect(pods.count == 4, "CA, app, Prometheus and the Operator's Prometheus")
+        var certsOutputs: [(pod: Int, volume: String)] = []
+        var servingSANs: Set<String> = []
+
+        for (index, pod) in pods.enumerated() {
+            // Every volume's source exists, with the keys it projects.
+            for (name, volume) in pod.volumes {
+                if let configMap = volume["configMap"] as? Object {
+                    let object = Self.find(objects, kind: "ConfigMap", namespace: pod.namespace, name: configMap["name"] as! String)
+                    #expect(object != nil, "volume \(name): ConfigMap \(configMap["name"]!) in \(pod.namespace)")
+                    let keys = Set((object?["data"] as? Object ?? [:]).keys)
+                    for item in configMap["items"] as? [Object] ?? [] { #expect(keys.contains(item["key"] as! String)) }
+                }
+                if let secret = volume["secret"] as? Object {
+                    let object = Self.find(objects, kind: "Secret", namespace: pod.namespace, name: secret["secretName"] as! String)
+                    #expect(object != nil, "volume \(name): Secret \(secret["secretName"]!) in \(pod.namespace)")
+                    let keys = Set((object?["stringData"] as? Object ?? [:]).keys).union((object?["data"] as? Object ?? [:]).keys)
+                    for item in secret["items"] as? [Object] ?? [] { #expect(keys.contains(item["key"] as! String)) }
+                }
+                if let claim = volume["persistentVolumeClaim"] as? Object {
+                    #expect(Self.find(objects, kind: "PersistentVolumeClaim", namespace: pod.namespace, name: claim["claimName"] as! String) != nil)
+                }
+            }
+            for container in pod.containers {
+                let name = container["name"] as? String ?? "?"
+                for mount in container["volumeMounts"] as? [Object] ?? [] {
+                    #expect(pod.volumes[mount["name"] as! String] != nil, "\(name) mounts an undefined volume \(mount["name"]!)")
+                }
+                // Files named on the command line live in a mount, and a projected file is one the volume projects.
+                for flag in ["ca-bundle", "token", "out", "pki", "config.file"] {
+                    for path in Self.flag(flag, container) {
+                        let held = Self.mount(holding: path, in: container)
+                        #expect(held != nil, "\(name): --\(flag)=\(path) is in no volume mount")
+                        guard let held, let volume = pod.volumes[held.volume], !held.relative.isEmpty else { continue }
+                        let source = (volume["configMap"] ?? volume["secret"]) as? Object
+                        if let items = source?["items"] as? [Object] {
+                            #expect(items.contains { $0["path"] as? String == held.relative }, "\(name): \(path) is not projected")
+                        }
+                    }
+                }
+                // --ca-url names the CA's Service and port, and a SAN of the CA's certificate.
+                for url in Self.flag("ca-url", container) {
+                    let host = try #require(URLComponents(string: url)?.host), port = URLComponents(string: url)?.port
+                    let parts = host.split(separator: ".")
+                    #expect(parts.count >= 3 && parts[2] == "svc", "\(url) is a Service address")
+                    let service = Self.find(objects, kind: "Service", namespace: String(parts[1]), name: String(parts[0]))
+                    let ports = (service?["spec"] as? Object)?["ports"] as? [Object] ?? []
+                    #expect(ports.contains { $0["port"] as? Int == port }, "\(url): no such Service port")
+                    let caSANs = pods.flatMap { $0.containers }.filter { Self.arguments($0).contains("serve") && !Self.flag("pki", $0).isEmpty }
+                        .flatMap { Self.flag("san", $0) }
+                    #expect(caSANs.contains("DNS:\(host)"), "the CA's certificate must carry DNS:\(host)")
+                }
+                let args = Self.arguments(container)
+                if args.contains("certs"), let out = Self.flag("out", container).first, let held = Self.mount(holding: out, in: container) {
+                    certsOutputs.append((index, held.volume))
+                    let volume = pod.volumes[held.volume]
+                    #expect((volume?["emptyDir"] as? Object)?["medium"] as? String == "Memory", "certificates stay in memory")
+                }
+                if args.contains("serve") && Self.flag("pki", container).isEmpty {
+                    servingSANs.formUnion(Self.flag("san", container).filter { $0.hasPrefix("DNS:") }.map { String($0.dropFirst(4)) })
+                }
+            }
+        }
+        #expect(!servingSANs.isEmpty)
+
+        // Prometheus's tls_config (plain config) and the ServiceMonitor's tlsConfig read the agent's files.
+        let promConfigMap = try #require(Self.find(objects, kind: "ConfigMap", namespace: "monitoring", name: "prometheus-config"))
+        let promConfig = try #require(try Yams.load(yaml: (promConfigMap["data"] as! Object)["prometheus.yml"] as! String) as? Object)
+        let tlsConfigs: [(Object, files: [String], serverName: String?, skip: Bool?)] =
+            (promConfig["scrape_configs"] as! [Object]).compactMap { job in
+                guard let tls = job["tls_config"] as? Object else { return nil }
+                return (job, ["ca_file", "cert_file", "key_file"].compactMap { tls[$0] as? String }, tls["server_name"] as? String,
+                        tls["insecure_skip_verify"] as? Bool)
+            }
+        let monitors = objects.filter { $0["kind"] as? String == "ServiceMonitor" }.flatMap { monitor in
+            ((monitor["spec"] as! Object)["endpoints"] as! [Object]).compactMap { endpoint -> (Object, files: [String], serverName: String?, skip: Bool?)? in
+                guard let tls = endpoint["tlsConfig"] as? Object else { return nil }
+                return (monitor, ["caFile", "certFile", "keyFile"].compactMap { tls[$0] as? String }, tls["serverName"] as? String,
+                        tls["insecureSkipVerify"] as? Bool)
+            }
+        }
+        #expect(tlsConfigs.count == 1 && monitors.count == 1)
+        for (config, isOperator) in tlsConfigs.map({ ($0, false) }) + monitors.map({ ($0, true) }) {
+            let podIndex = try #require(pods.firstIndex { pod in
+                pod.namespace == "monitoring" && (pod.containers.contains { $0["name"] as? String == "prometheus" })
+                    && (isOperator == pod.labels.isEmpty)
+            })
+            let prometheus = try #require(pods[podIndex].containers.first { $0["name"] as? String == "prometheus" })
+            #expect(config.files.count == 3)
+            #expect(Set(config.files.map { ($0 as NSString).lastPathComponent }) == ["root-cert.pem", "cert-chain.pem", "key.pem"])
+            for file in config.files {
+                let held = try #require(Self.mount(holding: file, in: prometheus), "\(file) is in no Prometheus mount")
+                #expect(certsOutputs.contains { $0.pod == podIndex && $0.volume == held.volume }, "\(file) is not where the agent writes")
+            }
+            #expect(config.skip == false, "insecure_skip_verify: false")
+            #expect(servingSANs.contains(config.serverName ?? ""), "server_name \(config.serverName ?? "nil") is a SAN the app sidecar asks for")
+        }
+
+        // Services select their pods and target a declared container port.
+        for service in objects.filter({ $0["kind"] as? String == "Service" }) {
+            let namespace = (service["metadata"] as! Object)["namespace"] as! String
+            let spec = service["spec"] as! Object, selector = spec["selector"] as! [String: String]
+            let pod = try #require(pods.first { pod in pod.namespace == namespace && selector.allSatisfy { pod.labels[$0.key] == $0.value } })
+            let names = Set(pod.containers.flatMap { $0["ports"] as? [Object] ?? [] }.compactMap { $0["name"] as? String })
+            for port in spec["ports"] as! [Object] { #expect(names.contains(port["targetPort"] as! String)) }
+        }
+
+        // Prometheus runs as another uid than the agent, so the key must be readable by it.
+        for pod in pods where pod.namespace == "monitoring" {
+            for container in pod.containers where Self.arguments(container).contains("certs") {
+                #expect(Self.flag("key-mode", container) == ["0644"] || pod.securityContext["fsGroup"] != nil)
+            }
+        }
+    }
+}
