@@ -42,15 +42,16 @@ final class ESTHandler: ChannelInboundHandler {
             guard let head else { return }
             self.head = nil
             if tooLarge {
-                write(context, .text(413, "request body too large: a CSR is at most \(Self.maximumBodyBytes) bytes"), keepAlive: false)
+                write(context, .text(413, "request body too large: a CSR is at most \(Self.maximumBodyBytes) bytes"),
+                      version: head.version, keepAlive: false)
                 return
             }
             let request = makeRequest(head, context: context)
-            let service = self.service, keepAlive = head.isKeepAlive
+            let service = self.service, keepAlive = head.isKeepAlive, version = head.version
             let promise = context.eventLoop.makePromise(of: ESTResponse.self)
             promise.completeWithTask { await service.handle(request) }
             promise.futureResult.whenSuccess { response in
-                self.write(context, response, keepAlive: keepAlive)
+                self.write(context, response, version: version, keepAlive: keepAlive)
             }
         }
     }
@@ -71,12 +72,17 @@ final class ESTHandler: ChannelInboundHandler {
             body: body, clientCertificate: clientCertificate)
     }
 
-    private func write(_ context: ChannelHandlerContext, _ response: ESTResponse, keepAlive: Bool) {
+    /// Answers in the request's HTTP version; HTTP/1.0 keep-alive clients (ab -k) need it said explicitly.
+    private func write(_ context: ChannelHandlerContext, _ response: ESTResponse, version: HTTPVersion, keepAlive: Bool) {
         var headers = HTTPHeaders([("content-type", response.contentType), ("content-length", "\(response.body.count)")])
         for (name, value) in response.headers { headers.add(name: name, value: value) }
-        if !keepAlive { headers.add(name: "connection", value: "close") }
+        if !keepAlive {
+            headers.add(name: "connection", value: "close")
+        } else if version == .http1_0 {
+            headers.add(name: "connection", value: "keep-alive")
+        }
         let status = HTTPResponseStatus(statusCode: response.status)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { context.close(promise: nil) }

@@ -36,7 +36,8 @@ struct ESTResponse: Sendable {
 }
 
 /// The CA behind `certtool serve`: EST enrollment and re-enrollment, the roots, the CRL, health and metrics.
-/// Store operations block (file locks, fsync), so they run on a thread pool, never on an event loop.
+/// Store operations block (file locks, fsync), so they run on a thread pool, never on an event loop;
+/// issuances are group-committed by the `IssuanceQueue`.
 final class EnrollmentService: Sendable {
     struct Policy: Sendable {
         var defaultValidity: ValidityPeriod
@@ -51,6 +52,7 @@ final class EnrollmentService: Sendable {
     let metrics: EnrollmentMetrics
     let logger: Logger
     let pool: NIOThreadPool
+    let issuance: IssuanceQueue
 
     init(authority: CertificateAuthority, policy: Policy, metrics: EnrollmentMetrics, logger: Logger, pool: NIOThreadPool) throws {
         self.authority = authority
@@ -59,6 +61,7 @@ final class EnrollmentService: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.pool = pool
+        self.issuance = IssuanceQueue(authority: authority, pool: pool)
     }
 
     private var directory: String { authority.store.location }
@@ -107,7 +110,7 @@ final class EnrollmentService: Sendable {
                 throw EnrollmentRefusal(.missingCredentials, "simpleenroll needs an enrollment token: send Authorization: Bearer TOKEN (from certtool token) or it as the Basic password")
             }
             let token = try await self.provisioner.verify(credential)
-            let issued = try await self.blocking { try self.authority.enroll(csr, token: token, validity: validity) }
+            let issued = try await self.issuance.submit(try self.authority.prepareEnrollment(csr, token: token, validity: validity))
             self.logger.notice("enrolled", metadata: Self.metadata(issued))
             return issued
         }
@@ -120,13 +123,14 @@ final class EnrollmentService: Sendable {
             guard let current = request.clientCertificate else {
                 throw EnrollmentRefusal(.missingCredentials, "simplereenroll needs the current client certificate over mutual TLS")
             }
-            let material = try await self.blocking { try self.authority.loadAuthority() }
+            // Cached by the store: a few stat calls, no parsing.
+            let material = try self.authority.loadAuthority()
             do {
                 _ = try await ChainVerification(roots: [material.root.certificate], intermediates: material.chain).verify(current)
             } catch {
                 throw EnrollmentRefusal(.certificateInvalid, "the client certificate is not acceptable for re-enrollment: \(error)")
             }
-            let issued = try await self.blocking { try self.authority.reenroll(csr, current: current, validity: validity) }
+            let issued = try await self.issuance.submit(try self.authority.prepareRenewal(csr, current: current, validity: validity))
             self.logger.notice("re-enrolled", metadata: Self.metadata(issued))
             return issued
         }

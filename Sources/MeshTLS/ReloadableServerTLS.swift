@@ -4,12 +4,6 @@ import NIOConcurrencyHelpers
 import NIOSSL
 import X509
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A listener's serving identity and client trust, re-read when the files change. New handshakes use the
 /// newest good set; open connections keep theirs; a broken or mismatched new set keeps the old one.
 public final class ReloadableServerTLS: Sendable {
@@ -69,26 +63,5 @@ public final class ReloadableServerTLS: Sendable {
         let trust = try settings.clientCA.map { try ClientVerifier.Trust.load(clientCA: $0, crl: settings.crl) }
             ?? ClientVerifier.Trust(roots: [], revocations: nil)
         return (Loaded(context: context, notAfter: leaf.notValidAfter, stamps: stamps), trust)
-    }
-}
-
-/// What identifies a file version: device, inode, size and modification time (following symlinks, so a
-/// Kubernetes `..data` swap counts as a change).
-struct FileStamp: Equatable, Sendable {
-    var device: UInt64 = 0, inode: UInt64 = 0, size: Int64 = -1, seconds: Int = 0, nanoseconds: Int = 0
-
-    init(_ path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        #if canImport(Darwin)
-        seconds = info.st_mtimespec.tv_sec
-        nanoseconds = info.st_mtimespec.tv_nsec
-        #else
-        seconds = info.st_mtim.tv_sec
-        nanoseconds = info.st_mtim.tv_nsec
-        #endif
     }
 }

@@ -49,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.crlValidity = try ValidityPeriod(parsing: crlValidity)
         var logger = Logger(label: "certtool.serve")
         logger.logLevel = level
-        let server = try EnrollmentServer(configuration, authority: pki.authority, logger: logger)
+        let authority = CertificateAuthority(store: DirectoryStore(directory: pki.directory, caching: true))
+        let server = try EnrollmentServer(configuration, authority: authority, logger: logger)
         try await server.run(waitForTermination: { onHangup in await ProcessSignals.waitForTermination(onHangup: onHangup) })
     }
 }

@@ -16,12 +16,25 @@ extension CertificateAuthority {
         return key
     }
 
-    /// Signs `csr` as `token` allows, and marks the token used in the same locked step, so a token redeems
-    /// exactly once even across processes. The CSR may ask for a subset of the granted SANs (none asked: all
-    /// of them) and must not ask for a key usage the granted profile lacks.
-    public func enroll(
-        _ csr: CertificateSigningRequest, token: VerifiedEnrollmentToken, validity: ValidityPeriod, now: Date = Date()
-    ) throws -> Issued {
+    /// An enrollment checked as far as it can be without the store: what `commit` will sign, and what
+    /// authorizes it.
+    public struct EnrollmentJob: Sendable {
+        enum Authorization: Sendable {
+            case token(id: String, expiresAt: Date)
+            case renewal(serial: String)
+        }
+
+        let publicKey: Certificate.PublicKey
+        let subject: DistinguishedName
+        let request: LeafRequest
+        let authorization: Authorization
+    }
+
+    /// Checks `csr` against what `token` allows: a subset of the granted SANs (none asked: all of them) and
+    /// no key usage the granted profile lacks. Nothing is spent yet.
+    public func prepareEnrollment(
+        _ csr: CertificateSigningRequest, token: VerifiedEnrollmentToken, validity: ValidityPeriod
+    ) throws -> EnrollmentJob {
         try Self.checkRequest(csr)
         let grant = token.grant
         let requested = try Self.requestedSubjectAltNames(csr) ?? grant.subjectAltNames
@@ -32,19 +45,16 @@ extension CertificateAuthority {
         let request = LeafRequest(
             name: grant.certificateName, subjectAltNames: requested, profile: grant.profile, validity: validity, force: true)
         try Self.validate(name: request.name)
-        return try store.withExclusiveAccess {
-            guard try store.consumeToken(id: token.id, expiresAt: token.expiresAt, now: now) else {
-                throw EnrollmentRefusal(.reusedToken, "the enrollment token was already used: tokens are one-time, make a new one with certtool token")
-            }
-            return try signLocked(publicKey: csr.publicKey, subject: try Self.subject(request.name), request: request)
-        }
+        return EnrollmentJob(
+            publicKey: csr.publicKey, subject: try Self.subject(request.name), request: request,
+            authorization: .token(id: token.id, expiresAt: token.expiresAt))
     }
 
-    /// Renews `current` (already verified to chain to this CA by the TLS layer) for the key in `csr`: same
-    /// name, SANs and profile. Refused when the database shows `current` revoked or expired, or unknown.
-    public func reenroll(
-        _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod, now: Date = Date()
-    ) throws -> Issued {
+    /// Checks a renewal of `current` (already verified to chain to this CA) for the key in `csr`: same name,
+    /// SANs and profile. Whether `current` is still valid in the database is checked by `commit`.
+    public func prepareRenewal(
+        _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod
+    ) throws -> EnrollmentJob {
         try Self.checkRequest(csr)
         let sans = current.subjectAltNames
         if let requested = try Self.requestedSubjectAltNames(csr),
@@ -58,20 +68,70 @@ extension CertificateAuthority {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate has no usable common name to renew under")
         }
         let request = LeafRequest(name: name, subjectAltNames: sans, profile: profile, validity: validity, force: true)
-        return try store.withExclusiveAccess {
-            let serial = current.serialNumber.hexString
-            guard let record = try store.loadDatabase().record(serial: serial) else {
-                throw EnrollmentRefusal(.certificateInvalid, "the client certificate (serial \(serial)) was not issued by this CA's database: enroll with a token")
+        return EnrollmentJob(
+            publicKey: csr.publicKey, subject: current.subject, request: request,
+            authorization: .renewal(serial: current.serialNumber.hexString))
+    }
+
+    /// Signs prepared enrollments under one lock and stores them with one durable write (group commit). A
+    /// token redeems exactly once, even across processes; a renewal is refused when the database shows the
+    /// current certificate revoked, expired or unknown. Each job gets its own result; a failed write fails all.
+    public func commit(_ jobs: [EnrollmentJob], now: Date = Date()) throws -> [Result<Issued, any Error>] {
+        try store.withExclusiveAccess {
+            let material = try loadAuthority()
+            var database = try store.loadDatabase()
+            var ledger: TokenLedger?
+            var stored: [StoredIssuance] = []
+            let results = jobs.map { job in
+                Result<Issued, any Error> {
+                    switch job.authorization {
+                    case .token(let id, _):
+                        if ledger == nil { ledger = try store.loadTokenLedger() }
+                        guard !ledger!.isUsed(id) else {
+                            throw EnrollmentRefusal(.reusedToken, "the enrollment token was already used: tokens are one-time, make a new one with certtool token")
+                        }
+                    case .renewal(let serial):
+                        try Self.checkRenewable(serial: serial, in: database, now: now)
+                    }
+                    let leaf = try CertificateBuilder.leaf(
+                        subject: job.subject, publicKey: job.publicKey, subjectAltNames: job.request.subjectAltNames,
+                        profile: job.request.profile, validity: job.request.validity, issuer: material.signer, now: now)
+                    let serial = leaf.serialNumber.hexString
+                    guard database.record(serial: serial) == nil else {
+                        throw MeshCAError.store("serial \(serial) is already in the database (random collision): try again")
+                    }
+                    if case .token(let id, let expiresAt) = job.authorization { _ = ledger!.consume(id, expiresAt: expiresAt) }
+                    database.append(.init(
+                        status: .valid, expiry: leaf.notValidAfter, revocationDate: nil, revocationReason: nil,
+                        serial: serial, subject: leaf.subject.opensslOneLine))
+                    let chain = [leaf] + material.chain
+                    stored.append(StoredIssuance(name: job.request.name, chain: chain))
+                    return Issued(name: job.request.name, chain: chain, privateKeyPEM: nil, createdAuthority: nil)
+                }
             }
-            switch record.effectiveStatus(at: now) {
-            case .revoked:
-                throw EnrollmentRefusal(.certificateRevoked, "the client certificate (serial \(serial)) is revoked: enroll again with a new token")
-            case .expired:
-                throw EnrollmentRefusal(.certificateInvalid, "the client certificate (serial \(serial)) has expired: enroll again with a new token")
-            case .valid:
-                break
+            if !stored.isEmpty || ledger != nil {
+                try store.saveIssuances(stored, database: database, tokenLedger: ledger)
             }
-            return try signLocked(publicKey: csr.publicKey, subject: current.subject, request: request)
+            return results
+        }
+    }
+
+    /// `commit` for one job, throwing its refusal.
+    public func commit(_ job: EnrollmentJob, now: Date = Date()) throws -> Issued {
+        try commit([job], now: now)[0].get()
+    }
+
+    private static func checkRenewable(serial: String, in database: CertificateDatabase, now: Date) throws {
+        guard let record = database.record(serial: serial) else {
+            throw EnrollmentRefusal(.certificateInvalid, "the client certificate (serial \(serial)) was not issued by this CA's database: enroll with a token")
+        }
+        switch record.effectiveStatus(at: now) {
+        case .revoked:
+            throw EnrollmentRefusal(.certificateRevoked, "the client certificate (serial \(serial)) is revoked: enroll again with a new token")
+        case .expired:
+            throw EnrollmentRefusal(.certificateInvalid, "the client certificate (serial \(serial)) has expired: enroll again with a new token")
+        case .valid:
+            break
         }
     }
 

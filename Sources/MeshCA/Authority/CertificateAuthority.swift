@@ -135,7 +135,12 @@ public struct CertificateAuthority: Sendable {
         request.name = resolvedName
         try Self.validate(name: request.name)
         return try store.withExclusiveAccess {
-            try signLocked(publicKey: csr.publicKey, subject: csr.subject, request: request)
+            let material = try loadAuthority()
+            try checkNameFree(request)
+            let leaf = try CertificateBuilder.leaf(
+                subject: csr.subject, publicKey: csr.publicKey, subjectAltNames: request.subjectAltNames,
+                profile: request.profile, validity: request.validity, issuer: material.signer)
+            return try record(leaf, name: request.name, material: material, keyPEM: nil, created: nil)
         }
     }
 
@@ -144,16 +149,6 @@ public struct CertificateAuthority: Sendable {
             throw MeshCAError.invalidInput("the CSR's signature does not verify: the request was altered or signed with another key")
         }
         try csr.publicKey.checkStrength()
-    }
-
-    /// Issues a leaf for a key the caller holds; the caller holds the store's exclusive access.
-    func signLocked(publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest) throws -> Issued {
-        let material = try loadAuthority()
-        try checkNameFree(request)
-        let leaf = try CertificateBuilder.leaf(
-            subject: subject, publicKey: publicKey, subjectAltNames: request.subjectAltNames,
-            profile: request.profile, validity: request.validity, issuer: material.signer)
-        return try record(leaf, name: request.name, material: material, keyPEM: nil, created: nil)
     }
 
     /// The SANs a CSR's extensionRequest asks for, nil when it asks for none.
@@ -193,7 +188,7 @@ public struct CertificateAuthority: Sendable {
         }
     }
 
-    func checkNameFree(_ request: LeafRequest) throws {
+    private func checkNameFree(_ request: LeafRequest) throws {
         guard !request.force, let existing = try store.issuedChain(named: request.name)?.first else { return }
         let status = try store.loadDatabase().record(serial: existing.serialNumber.hexString)?.effectiveStatus(at: Date())
         // A revoked or expired certificate may be replaced without --force: that is what replacing it is for.

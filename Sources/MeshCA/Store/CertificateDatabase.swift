@@ -30,21 +30,31 @@ public struct CertificateDatabase: Sendable, Equatable {
     public private(set) var records: [Record]
     /// The file as read plus appended rows, so an issuance does not re-serialize every row; nil after an update.
     private var text: String?
+    /// Serial → position in `records`: renewals look their client up on every request.
+    private var positions: [String: Int]
 
     public init(records: [Record] = []) {
         self.records = records
         self.text = records.isEmpty ? "" : nil
+        self.positions = Self.positions(records)
+    }
+
+    private static func positions(_ records: [Record]) -> [String: Int] {
+        var positions: [String: Int] = [:]
+        for (index, record) in records.enumerated() { positions[record.serial] = index }
+        return positions
     }
 
     /// Adds a row for a newly issued certificate.
     public mutating func append(_ record: Record) {
+        positions[record.serial] = records.count
         records.append(record)
         text? += Self.line(record)
     }
 
     /// Marks a certificate revoked; returns the updated row.
     public mutating func revoke(serial: String, at date: Date, reason: RevocationReason) -> Record? {
-        guard let index = records.firstIndex(where: { $0.serial == serial.uppercased() }) else { return nil }
+        guard let index = positions[serial.uppercased()] else { return nil }
         records[index].status = .revoked
         records[index].revocationDate = date
         records[index].revocationReason = reason
@@ -53,8 +63,7 @@ public struct CertificateDatabase: Sendable, Equatable {
     }
 
     public func record(serial: String) -> Record? {
-        let wanted = serial.uppercased()
-        return records.first { $0.serial == wanted }
+        positions[serial.uppercased()].map { records[$0] }
     }
 
     /// Parses `index.txt`; `source` names the file in errors. Works on UTF-8 bytes: a CA's index grows with
@@ -94,6 +103,7 @@ public struct CertificateDatabase: Sendable, Equatable {
         }
         self.records = records
         self.text = text.isEmpty || text.hasSuffix("\n") ? text : text + "\n"
+        self.positions = Self.positions(records)
     }
 
     public var serialized: String { text ?? records.map(Self.line).joined() }

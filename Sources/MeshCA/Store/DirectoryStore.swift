@@ -23,9 +23,13 @@ import Darwin
 /// ```
 public struct DirectoryStore: PKIStore {
     public let directory: String
+    /// A long-running server keeps the CA and the database in memory between operations, re-reading them only
+    /// when the files change (another process wrote them); one-shot commands read them each time.
+    let cache: StoreCache?
 
-    public init(directory: String) {
+    public init(directory: String, caching: Bool = false) {
         self.directory = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+        self.cache = caching ? StoreCache() : nil
     }
 
     public var location: String { directory }
@@ -78,6 +82,15 @@ public struct DirectoryStore: PKIStore {
     // MARK: Authority
 
     public func loadAuthority() throws -> AuthorityMaterial? {
+        guard let cache else { return try readAuthority() }
+        let stamps = ["ca.crt", "intermediate.crt", "private/ca.key", "private/intermediate.key"].map { FileStamp(path($0)) }
+        if let cached = cache.authority(stamps: stamps) { return cached }
+        let material = try readAuthority()
+        if let material { cache.remember(material, stamps: stamps) }
+        return material
+    }
+
+    private func readAuthority() throws -> AuthorityMaterial? {
         guard let rootPEM = try readIfPresent(path("ca.crt")) else { return nil }
         let root = try identity(certificatePEM: rootPEM, keyPath: "private/ca.key", label: "CA")
         var intermediate: SigningIdentity?
@@ -141,13 +154,36 @@ public struct DirectoryStore: PKIStore {
         try FileBatch.perform { batch in
             if let newAuthority { try stageAuthority(newAuthority, into: &batch) }
             if let privateKeyPEM { try batch.stage(keyPath, privateKeyPEM, mode: 0o600) }
-            let leaf = chain[0]
-            try batch.stage(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), try leaf.pemString(), mode: 0o644)
-            try batch.stage(path("issued/\(name).crt"), try chain.map { try $0.pemString() }.joined(), mode: 0o644)
+            try stageCertificate(name: name, chain: chain, publishName: true, into: &batch)
             try batch.stage(path("index.txt"), database.serialized, mode: 0o644)
         }
+        cache?.remember(database, stamp: FileStamp(path("index.txt")))
         // A certificate signed from a CSR replaces one whose key we generated: that key no longer matches.
         if privateKeyPEM == nil { unlink(keyPath) }
+    }
+
+    public func saveIssuances(_ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?) throws {
+        try FileBatch.perform { batch in
+            // The last issuance under a name wins, as it would one at a time.
+            var latest: [String: Int] = [:]
+            for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
+            for (index, issuance) in issuances.enumerated() {
+                try stageCertificate(name: issuance.name, chain: issuance.chain, publishName: latest[issuance.name] == index, into: &batch)
+            }
+            if let tokenLedger { try batch.stage(path("tokens.used"), tokenLedger.serialized(now: Date()), mode: 0o600) }
+            try batch.stage(path("index.txt"), database.serialized, mode: 0o644)
+        }
+        cache?.remember(database, stamp: FileStamp(path("index.txt")))
+        for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
+    }
+
+    /// certs_by_serial/ always; issued/NAME.crt when this certificate is the one the name now stands for.
+    private func stageCertificate(name: String, chain: [Certificate], publishName: Bool, into batch: inout FileBatch) throws {
+        let leaf = chain[0]
+        try batch.stage(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), try leaf.pemString(), mode: 0o644)
+        if publishName {
+            try batch.stage(path("issued/\(name).crt"), try chain.map { try $0.pemString() }.joined(), mode: 0o644)
+        }
     }
 
     public func certificate(serial: String) throws -> Certificate? {
@@ -159,12 +195,14 @@ public struct DirectoryStore: PKIStore {
     // MARK: Database and CRL
 
     public func loadDatabase() throws -> CertificateDatabase {
+        if let cached = cache?.database(stamp: FileStamp(path("index.txt"))) { return cached }
         guard let text = try readIfPresent(path("index.txt")) else { return CertificateDatabase() }
         return try CertificateDatabase(parsing: text, source: path("index.txt"))
     }
 
     public func saveDatabase(_ database: CertificateDatabase) throws {
         try FileBatch.perform { try $0.stage(path("index.txt"), database.serialized, mode: 0o644) }
+        cache?.remember(database, stamp: FileStamp(path("index.txt")))
     }
 
     public func nextCRLNumber() throws -> Int {
@@ -201,19 +239,33 @@ extension DirectoryStore {
         return key
     }
 
-    public func consumeToken(id: String, expiresAt: Date, now: Date) throws -> Bool {
-        let file = path("tokens.used")
-        var lines: [Substring] = []
-        for line in (try readIfPresent(file) ?? "").split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count == 2, let expiry = TimeInterval(fields[1]) else { continue }
-            if fields[0] == id { return false }
-            if expiry > now.timeIntervalSince1970 { lines.append(line) }
-        }
-        lines.append("\(id) \(Int(expiresAt.timeIntervalSince1970.rounded(.up)))")
-        try FileBatch.perform { try $0.stage(file, lines.joined(separator: "\n") + "\n", mode: 0o600) }
-        return true
+    public func loadTokenLedger() throws -> TokenLedger {
+        TokenLedger(parsing: try readIfPresent(path("tokens.used")) ?? "")
     }
+}
+
+/// What a caching `DirectoryStore` remembers, keyed by the stamps of the files it came from.
+final class StoreCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var authority: (material: AuthorityMaterial, stamps: [FileStamp])?
+    private var database: (value: CertificateDatabase, stamp: FileStamp)?
+
+    func authority(stamps: [FileStamp]) -> AuthorityMaterial? {
+        lock.withLock { authority?.stamps == stamps ? authority?.material : nil }
+    }
+
+    func remember(_ material: AuthorityMaterial, stamps: [FileStamp]) { lock.withLock { authority = (material, stamps) } }
+
+    /// Hands the cached database over (and forgets it), so the caller's appends do not copy every row; the
+    /// caller remembers the new one after writing it.
+    func database(stamp: FileStamp) -> CertificateDatabase? {
+        lock.withLock {
+            defer { database = nil }
+            return database?.stamp == stamp && stamp.size >= 0 ? database?.value : nil
+        }
+    }
+
+    func remember(_ value: CertificateDatabase, stamp: FileStamp) { lock.withLock { database = (value, stamp) } }
 }
 
 extension String {

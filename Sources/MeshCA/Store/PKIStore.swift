@@ -59,7 +59,20 @@ public protocol PKIStore: Sendable {
 
     /// The key that signs enrollment tokens. With `create`, one is generated and stored on first use.
     func provisionerKey(create: Bool) throws -> P256.Signing.PrivateKey?
-    /// Records a one-time enrollment token as used; false when it was used before. Tokens past their expiry
-    /// are forgotten (they can no longer verify anyway), so the record stays small.
-    func consumeToken(id: String, expiresAt: Date, now: Date) throws -> Bool
+    /// The one-time enrollment tokens already redeemed.
+    func loadTokenLedger() throws -> TokenLedger
+    /// Stores several issued certificates, the database that records them and (when given) the token ledger
+    /// as one durable write, the database last: the group commit of an enrollment server.
+    func saveIssuances(_ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?) throws
+}
+
+/// A certificate to store under a name (leaf first), without a key: its holder generated that.
+public struct StoredIssuance: Sendable {
+    public var name: String
+    public var chain: [Certificate]
+
+    public init(name: String, chain: [Certificate]) {
+        self.name = name
+        self.chain = chain
+    }
 }

@@ -1,0 +1,57 @@
+import MeshCA
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// Funnels enrollments into group commits: while one batch is signed and written (one lock, one syncfs), new
+/// jobs queue up and go into the next, so each durable write carries every certificate that arrived meanwhile.
+final class IssuanceQueue: Sendable {
+    private typealias Pending = (job: CertificateAuthority.EnrollmentJob, done: CheckedContinuation<Result<CertificateAuthority.Issued, Error>, Never>)
+
+    private struct State {
+        var pending: [Pending] = []
+        var draining = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let authority: CertificateAuthority
+    private let pool: NIOThreadPool
+    /// Bounds one batch's latency and memory.
+    private let maximumBatch = 128
+
+    init(authority: CertificateAuthority, pool: NIOThreadPool) {
+        self.authority = authority
+        self.pool = pool
+    }
+
+    func submit(_ job: CertificateAuthority.EnrollmentJob) async throws -> CertificateAuthority.Issued {
+        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<CertificateAuthority.Issued, Error>, Never>) in
+            let startDrain = state.withLockedValue { state -> Bool in
+                state.pending.append((job, done))
+                guard !state.draining else { return false }
+                state.draining = true
+                return true
+            }
+            if startDrain { pool.submit { _ in self.drain() } }
+        }
+        return try result.get()
+    }
+
+    private func drain() {
+        while true {
+            let batch = state.withLockedValue { state -> [Pending] in
+                let batch = Array(state.pending.prefix(maximumBatch))
+                state.pending.removeFirst(batch.count)
+                if batch.isEmpty { state.draining = false }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            let results: [Result<CertificateAuthority.Issued, Error>]
+            do {
+                results = try authority.commit(batch.map(\.job))
+            } catch {
+                results = batch.map { _ in .failure(error) }
+            }
+            for (pending, result) in zip(batch, results) { pending.done.resume(returning: result) }
+        }
+    }
+}

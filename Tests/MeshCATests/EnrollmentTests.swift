@@ -1,0 +1,115 @@
+import Foundation
+import MeshCA
+import Testing
+import X509
+
+/// Tokens, certs-only PKCS#7 and the group commit behind `certtool serve`, on a temporary pki/.
+@Suite struct EnrollmentTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("enroll-\(UUID().uuidString)").path
+    let authority: CertificateAuthority
+
+    init() throws {
+        authority = CertificateAuthority(store: DirectoryStore(directory: directory, caching: true))
+        try authority.initialize(.init())
+    }
+
+    func csr(_ sans: [String], profile: Profile = .server) throws -> (CertificateSigningRequest, Certificate.PrivateKey) {
+        let key = try KeyType.ecdsaP256.generate()
+        return (try EnrollmentCSR.make(key: key, subjectAltNames: sans.map(SubjectAltName.init(parsing:)), profile: profile), key)
+    }
+
+    func token(_ sans: [String], profile: Profile = .server, ttl: TimeInterval = 600, now: Date = Date()) async throws -> String {
+        let grant = EnrollmentGrant(subjectAltNames: try sans.map(SubjectAltName.init(parsing:)), profile: profile)
+        return try await authority.provisioner(create: true).token(for: grant, ttl: ttl, now: now)
+    }
+
+    @Test func aTokenRedeemsOnceEvenTwiceInOneBatch() async throws {
+        let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
+        let (request, key) = try csr(["DNS:a.example.internal"])
+        let job = try authority.prepareEnrollment(request, token: verified, validity: ValidityPeriod(seconds: 3600))
+        let results = try authority.commit([job, job])
+        let issued = try results[0].get()
+        #expect(issued.certificate.publicKey == key.publicKey)
+        #expect(issued.certificate.subjectAltNames == [.dns("a.example.internal")])
+        #expect(throws: EnrollmentRefusal.self) { try results[1].get() }
+        #expect((try? results[1].get()) == nil)
+        // Persisted: a fresh, non-caching view of the same pki refuses the token too.
+        let reread = CertificateAuthority(store: DirectoryStore(directory: directory))
+        #expect(throws: EnrollmentRefusal(.reusedToken, "the enrollment token was already used: tokens are one-time, make a new one with certtool token")) {
+            try reread.commit(job)
+        }
+        #expect(try reread.store.loadDatabase().records.count == 1)
+    }
+
+    @Test func aCSRGetsNoMoreThanTheGrant() async throws {
+        let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
+        let (wider, _) = try csr(["DNS:a.example.internal", "DNS:b.example.internal"])
+        #expect(throws: EnrollmentRefusal.self) { try authority.prepareEnrollment(wider, token: verified, validity: .init(seconds: 60)) }
+        let (client, _) = try csr(["DNS:a.example.internal"], profile: .client)
+        #expect(throws: EnrollmentRefusal.self) { try authority.prepareEnrollment(client, token: verified, validity: .init(seconds: 60)) }
+    }
+
+    @Test func tokenTimeClaimsAndSignatureAreChecked() async throws {
+        let provisioner = try authority.provisioner(create: true)
+        let now = Date()
+        let good = try await token(["DNS:a.example.internal"], ttl: 60, now: now)
+        _ = try await provisioner.verify(good, now: now + 30)
+        do {
+            _ = try await provisioner.verify(good, now: now + 61)
+            Issue.record("an expired token was accepted")
+        } catch let refusal as EnrollmentRefusal {
+            #expect(refusal.kind == .expiredToken)
+        }
+        do {
+            _ = try await provisioner.verify(good, now: now - 120)
+            Issue.record("a token from the future was accepted")
+        } catch let refusal as EnrollmentRefusal {
+            #expect(refusal.kind == .tokenNotYetValid)
+        }
+        var parts = good.split(separator: ".").map(String.init)
+        parts[1] = String(parts[1].reversed())
+        do {
+            _ = try await provisioner.verify(parts.joined(separator: "."), now: now)
+            Issue.record("a tampered token was accepted")
+        } catch let refusal as EnrollmentRefusal {
+            #expect(refusal.kind == .badSignature || refusal.kind == .malformedToken)
+        }
+        let other = Provisioner(privateKey: .init())
+        do {
+            _ = try await other.verify(good, now: now)
+            Issue.record("another provisioner accepted the token")
+        } catch let refusal as EnrollmentRefusal {
+            #expect(refusal.kind == .badSignature)
+        }
+    }
+
+    @Test func renewalSeesARevocationWrittenByAnotherProcess() async throws {
+        let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
+        let (request, _) = try csr(["DNS:a.example.internal"])
+        let first = try authority.commit(try authority.prepareEnrollment(request, token: verified, validity: .init(seconds: 3600)))
+        let (renewal, _) = try csr(["DNS:a.example.internal"])
+        let renewed = try authority.commit(try authority.prepareRenewal(renewal, current: first.certificate, validity: .init(seconds: 3600)))
+        #expect(renewed.certificate.subjectAltNames == first.certificate.subjectAltNames)
+        // certtool revoke in another process: a non-caching store over the same directory.
+        try CertificateAuthority(store: DirectoryStore(directory: directory)).revoke(renewed.certificate.serialNumber.hexString, reason: .keyCompromise)
+        let job = try authority.prepareRenewal(renewal, current: renewed.certificate, validity: .init(seconds: 3600))
+        do {
+            _ = try authority.commit(job)
+            Issue.record("a revoked certificate was renewed")
+        } catch let refusal as EnrollmentRefusal {
+            #expect(refusal.kind == .certificateRevoked)
+        }
+    }
+
+    @Test func certsOnlyPKCS7RoundTripsAndRestoresChainOrder() throws {
+        let material = try authority.loadAuthority()
+        let (request, key) = try csr(["DNS:a.example.internal"])
+        let leaf = try CertificateBuilder.leaf(
+            subject: request.subject, publicKey: request.publicKey, subjectAltNames: [.dns("a.example.internal")],
+            profile: .server, validity: .init(seconds: 60), issuer: material.signer)
+        let decoded = try CertsOnlyPKCS7.decodeBase64(Array(CertsOnlyPKCS7.base64(try CertsOnlyPKCS7.encode([leaf, material.root.certificate])).utf8))
+        #expect(Set(decoded) == [leaf, material.root.certificate])
+        #expect(try CertsOnlyPKCS7.orderedChain(decoded, leafKey: key.publicKey) == [leaf])
+        #expect(throws: MeshCAError.self) { try CertsOnlyPKCS7.decode([0x30, 0x03, 0x02, 0x01, 0x01]) }
+    }
+}
