@@ -123,13 +123,6 @@ final class EnrollmentService: Sendable {
             guard let current = request.clientCertificate else {
                 throw EnrollmentRefusal(.missingCredentials, "simplereenroll needs the current client certificate over mutual TLS")
             }
-            // Cached by the store: a few stat calls, no parsing.
-            let material = try self.authority.loadAuthority()
-            do {
-                _ = try await ChainVerification(roots: [material.root.certificate], intermediates: material.chain).verify(current)
-            } catch {
-                throw EnrollmentRefusal(.certificateInvalid, "the client certificate is not acceptable for re-enrollment: \(error)")
-            }
             let issued = try await self.issuance.submit(try self.authority.prepareRenewal(csr, current: current, validity: validity))
             self.logger.notice("re-enrolled", metadata: Self.metadata(issued))
             return issued

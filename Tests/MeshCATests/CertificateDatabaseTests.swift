@@ -25,7 +25,34 @@ import Testing
                       "V\tyesterday\t\tAB\tunknown\t/CN=a", "R\t270220012155Z\t\tAB\tunknown\t/CN=a",
                       "R\t270220012155Z\t261122012158Z,boredom\tAB\tunknown\t/CN=a"])
     func malformedRowsNameTheLine(row: String) {
-        #expect(throws: MeshCAError.self) { try CertificateDatabase(parsing: row, source: "index.txt") }
+        #expect(throws: MeshCAError.self) { try CertificateDatabase(parsing: row + "\n", source: "index.txt") }
+        #expect(throws: MeshCAError.self) { try CertificateDatabase(parsing: row + "\nV\t270220012155Z\t\tCD\tunknown\t/CN=b\n", source: "index.txt") }
+    }
+
+    @Test func aTornLastLineIsDroppedAndTheFileIsReplacedNextTime() throws {
+        let good = "V\t270220012155Z\t\tAB\tunknown\t/CN=a\n"
+        let torn = try CertificateDatabase(parsing: good + "V\t2702200", source: "index.txt")
+        #expect(torn.records.map(\.serial) == ["AB"])
+        #expect(torn.appendedRows(fileSize: Int64((good + "V\t2702200").utf8.count)) == nil)
+        #expect(torn.serialized == good)
+        // A complete last row without its newline is kept (a hand edit), and the file is rewritten too.
+        let unterminated = try CertificateDatabase(parsing: String(good.dropLast()), source: "index.txt")
+        #expect(unterminated.records.count == 1 && unterminated.appendedRows(fileSize: Int64(good.utf8.count - 1)) == nil)
+    }
+
+    @Test func newRowsAreAppendedOnlyWhileTheFileIsUnchanged() throws {
+        let original = "V\t270220012155Z\t\tAB\tunknown\t/CN=a\n"
+        var database = try CertificateDatabase(parsing: original, source: "x")
+        let size = Int64(original.utf8.count)
+        #expect(database.appendedRows(fileSize: size) == "")
+        let expiry = try #require(CertificateDatabase.parseTime("300101000000Z"))
+        database.append(.init(status: .valid, expiry: expiry, revocationDate: nil, revocationReason: nil, serial: "CD", subject: "/CN=b"))
+        #expect(database.appendedRows(fileSize: size) == "V\t300101000000Z\t\tCD\tunknown\t/CN=b\n")
+        #expect(database.appendedRows(fileSize: size + 1) == nil, "someone else changed the file")
+        database.markPersisted()
+        #expect(database.appendedRows(fileSize: Int64(database.serialized.utf8.count)) == "")
+        _ = database.revoke(serial: "AB", at: expiry, reason: .superseded)
+        #expect(database.appendedRows(fileSize: Int64(database.serialized.utf8.count)) == nil, "a revocation rewrites")
     }
 
     @Test func appendKeepsExistingRowsAndRevokeRewritesOne() throws {

@@ -50,11 +50,13 @@ extension CertificateAuthority {
             authorization: .token(id: token.id, expiresAt: token.expiresAt))
     }
 
-    /// Checks a renewal of `current` (already verified to chain to this CA) for the key in `csr`: same name,
-    /// SANs and profile. Whether `current` is still valid in the database is checked by `commit`.
+    /// Checks a renewal of `current` for the key in `csr`: `current` must have been signed by this CA's
+    /// signer and be within its validity; the renewal gets the same name, SANs and profile. Whether `current`
+    /// is revoked is checked against the database by `commit`.
     public func prepareRenewal(
-        _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod
+        _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod, now: Date = Date()
     ) throws -> EnrollmentJob {
+        try checkIssuedHere(current, now: now)
         try Self.checkRequest(csr)
         let sans = current.subjectAltNames
         if let requested = try Self.requestedSubjectAltNames(csr),
@@ -119,6 +121,23 @@ extension CertificateAuthority {
     /// `commit` for one job, throwing its refusal.
     public func commit(_ job: EnrollmentJob, now: Date = Date()) throws -> Issued {
         try commit([job], now: now)[0].get()
+    }
+
+    /// The CA checks its own issuance directly — the signer's signature and the validity dates — rather than
+    /// building a path: there is exactly one issuer a renewable certificate can have.
+    private func checkIssuedHere(_ certificate: Certificate, now: Date) throws {
+        let signer = try loadAuthority().signer.certificate
+        guard certificate.issuer == signer.subject,
+            signer.publicKey.isValidSignature(certificate.signature, for: certificate)
+        else {
+            throw EnrollmentRefusal(.certificateInvalid, "the client certificate was not issued by this CA: enroll with a token")
+        }
+        guard certificate.notValidBefore <= now else {
+            throw EnrollmentRefusal(.certificateInvalid, "the client certificate is not valid before \(certificate.notValidBefore.iso8601): check the clocks")
+        }
+        guard now < certificate.notValidAfter else {
+            throw EnrollmentRefusal(.certificateInvalid, "the client certificate expired at \(certificate.notValidAfter.iso8601): enroll again with a new token")
+        }
     }
 
     private static func checkRenewable(serial: String, in database: CertificateDatabase, now: Date) throws {

@@ -30,6 +30,8 @@ public struct CertificateDatabase: Sendable, Equatable {
     public private(set) var records: [Record]
     /// The file as read plus appended rows, so an issuance does not re-serialize every row; nil after an update.
     private var text: String?
+    /// How many bytes of `text` the file is known to hold; nil when unknown (the file must be replaced).
+    private var persistedLength: Int?
     /// Serial → position in `records`: renewals look their client up on every request.
     private var positions: [String: Int]
 
@@ -59,6 +61,7 @@ public struct CertificateDatabase: Sendable, Equatable {
         records[index].revocationDate = date
         records[index].revocationReason = reason
         text = nil
+        persistedLength = nil
         return records[index]
     }
 
@@ -67,43 +70,74 @@ public struct CertificateDatabase: Sendable, Equatable {
     }
 
     /// Parses `index.txt`; `source` names the file in errors. Works on UTF-8 bytes: a CA's index grows with
-    /// every certificate and is read by every command.
+    /// every certificate and is read by every command. An unterminated last line that does not parse is the
+    /// torn tail of an append cut short by a crash: it was never committed, so it is dropped (and the next
+    /// write replaces the file).
     public init(parsing text: String, source: String) throws {
         var records: [Record] = []
         let bytes = Array(text.utf8)
-        var number = 0
-        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
-            number += 1
-            let fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
-                .map { String(decoding: $0, as: UTF8.self) }
-            func fail(_ why: String) -> MeshCAError {
-                MeshCAError.store("\(source) line \(number) is malformed (\(why)): repair or restore it")
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        var complete = true
+        for (offset, line) in lines.enumerated() where !line.isEmpty {
+            let isTail = offset == lines.count - 1
+            do {
+                records.append(try Self.parseRow(line, number: offset + 1, source: source))
+            } catch where isTail {
+                complete = false
+                continue
             }
-            guard fields.count == 6 else { throw fail("expected 6 tab-separated fields, found \(fields.count)") }
-            guard let status = Status(rawValue: fields[0]) else { throw fail("unknown status '\(fields[0])'") }
-            guard let expiry = Self.parseTime(fields[1]) else { throw fail("bad expiry '\(fields[1])'") }
-            var revocationDate: Date?
-            var reason: RevocationReason?
-            if status == .revoked {
-                let parts = fields[2].split(separator: ",", maxSplits: 1).map(String.init)
-                guard let first = parts.first, let date = Self.parseTime(first) else {
-                    throw fail("bad revocation date '\(fields[2])'")
-                }
-                revocationDate = date
-                if parts.count == 2 {
-                    guard let parsed = RevocationReason(opensslName: parts[1]) else {
-                        throw fail("unknown revocation reason '\(parts[1])'")
-                    }
-                    reason = parsed
-                }
-            }
-            records.append(
-                Record(status: status, expiry: expiry, revocationDate: revocationDate, revocationReason: reason,
-                       serial: fields[3].uppercased(), subject: fields[5]))
+            if isTail { complete = false }
         }
         self.records = records
-        self.text = text.isEmpty || text.hasSuffix("\n") ? text : text + "\n"
         self.positions = Self.positions(records)
+        if complete {
+            self.text = text
+            self.persistedLength = bytes.count
+        } else {
+            self.text = nil
+        }
+    }
+
+    private static func parseRow(_ line: ArraySlice<UInt8>, number: Int, source: String) throws -> Record {
+        let fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
+        func fail(_ why: String) -> MeshCAError {
+            MeshCAError.store("\(source) line \(number) is malformed (\(why)): repair or restore it")
+        }
+        guard fields.count == 6 else { throw fail("expected 6 tab-separated fields, found \(fields.count)") }
+        guard let status = Status(rawValue: fields[0]) else { throw fail("unknown status '\(fields[0])'") }
+        guard let expiry = Self.parseTime(fields[1]) else { throw fail("bad expiry '\(fields[1])'") }
+        var revocationDate: Date?
+        var reason: RevocationReason?
+        if status == .revoked {
+            let parts = fields[2].split(separator: ",", maxSplits: 1).map(String.init)
+            guard let first = parts.first, let date = Self.parseTime(first) else {
+                throw fail("bad revocation date '\(fields[2])'")
+            }
+            revocationDate = date
+            if parts.count == 2 {
+                guard let parsed = RevocationReason(opensslName: parts[1]) else {
+                    throw fail("unknown revocation reason '\(parts[1])'")
+                }
+                reason = parsed
+            }
+        }
+        return Record(status: status, expiry: expiry, revocationDate: revocationDate, revocationReason: reason,
+                      serial: fields[3].uppercased(), subject: fields[5])
+    }
+
+    /// The rows added since the file was last read or written, when the file (`fileSize` bytes now) still holds
+    /// exactly what it held then: appending them is the whole update. Nil when the file must be replaced.
+    public func appendedRows(fileSize: Int64) -> Substring? {
+        guard let text, let persistedLength, Int64(persistedLength) == fileSize else { return nil }
+        return Substring(text.utf8.dropFirst(persistedLength))
+    }
+
+    /// Records that the file now holds this database exactly.
+    public mutating func markPersisted() {
+        let text = serialized
+        self.text = text
+        persistedLength = text.utf8.count
     }
 
     public var serialized: String { text ?? records.map(Self.line).joined() }

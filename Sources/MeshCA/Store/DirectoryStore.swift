@@ -151,19 +151,17 @@ public struct DirectoryStore: PKIStore {
         newAuthority: AuthorityMaterial?
     ) throws {
         let keyPath = path("private/\(name).key")
-        try FileBatch.perform { batch in
+        try writeDatabase(database) { batch in
             if let newAuthority { try stageAuthority(newAuthority, into: &batch) }
             if let privateKeyPEM { try batch.stage(keyPath, privateKeyPEM, mode: 0o600) }
             try stageCertificate(name: name, chain: chain, publishName: true, into: &batch)
-            try batch.stage(path("index.txt"), database.serialized, mode: 0o644)
         }
-        cache?.remember(database, stamp: FileStamp(path("index.txt")))
         // A certificate signed from a CSR replaces one whose key we generated: that key no longer matches.
         if privateKeyPEM == nil { unlink(keyPath) }
     }
 
     public func saveIssuances(_ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?) throws {
-        try FileBatch.perform { batch in
+        try writeDatabase(database) { batch in
             // The last issuance under a name wins, as it would one at a time.
             var latest: [String: Int] = [:]
             for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
@@ -171,9 +169,7 @@ public struct DirectoryStore: PKIStore {
                 try stageCertificate(name: issuance.name, chain: issuance.chain, publishName: latest[issuance.name] == index, into: &batch)
             }
             if let tokenLedger { try batch.stage(path("tokens.used"), tokenLedger.serialized(now: Date()), mode: 0o600) }
-            try batch.stage(path("index.txt"), database.serialized, mode: 0o644)
         }
-        cache?.remember(database, stamp: FileStamp(path("index.txt")))
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }
 
@@ -201,8 +197,24 @@ public struct DirectoryStore: PKIStore {
     }
 
     public func saveDatabase(_ database: CertificateDatabase) throws {
-        try FileBatch.perform { try $0.stage(path("index.txt"), database.serialized, mode: 0o644) }
-        cache?.remember(database, stamp: FileStamp(path("index.txt")))
+        try writeDatabase(database) { _ in }
+    }
+
+    /// Writes what `stage` stages, then the database as the commit point. When the file still holds what the
+    /// database was read from (every issuance), the new rows are appended after the staged files are durable,
+    /// and synced: one small write instead of replacing a file that grows with every certificate. Otherwise
+    /// (a revocation, a file changed or torn) index.txt is replaced in the same batch, last.
+    private func writeDatabase(_ database: CertificateDatabase, staging stage: (inout FileBatch) throws -> Void) throws {
+        let file = path("index.txt")
+        let rows = database.appendedRows(fileSize: FileStamp(file).size)
+        try FileBatch.perform { batch in
+            try stage(&batch)
+            if rows == nil { try batch.stage(file, database.serialized, mode: 0o644) }
+        }
+        if let rows, !rows.isEmpty { try FileBatch.appendDurably(file, Array(rows.utf8)) }
+        var persisted = database
+        persisted.markPersisted()
+        cache?.remember(persisted, stamp: FileStamp(file))
     }
 
     public func nextCRLNumber() throws -> Int {

@@ -32,12 +32,16 @@ struct FileBatch {
         staged.append((temporary, path))
         defer { close(fd) }
         _ = fchmod(fd, mode)  // creation mode is masked by umask
+        try Self.writeAll(fd, bytes, path: temporary)
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw MeshCAError.io("cannot write \(temporary): \(errnoDescription())")
+                throw MeshCAError.io("cannot write \(path): \(errnoDescription())")
             }
             offset += written
         }
@@ -90,6 +94,18 @@ struct FileBatch {
     }
 
     /// Stages, commits and cleans up in one go.
+    /// Appends `bytes` to an existing file with one write and syncs its data: the commit of an append-only
+    /// log. A crash can leave a torn last line, which readers drop (see `CertificateDatabase`).
+    static func appendDurably(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw MeshCAError.io("cannot open \(path): \(errnoDescription())") }
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+        if syncEnabled && fdatasync(fd) != 0 {
+            throw MeshCAError.io("cannot sync \(path): \(errnoDescription())")
+        }
+    }
+
     static func perform(_ body: (inout FileBatch) throws -> Void) throws {
         var batch = FileBatch()
         defer { batch.discard() }
