@@ -16,8 +16,9 @@ extension CertificateAuthority {
         return key
     }
 
-    /// An enrollment checked as far as it can be without the store: what `commit` will sign, and what
-    /// authorizes it.
+    /// An enrollment checked as far as it can be without the store's lock, and already signed — signing is
+    /// the expensive part, and done here it runs in parallel; `commit` only checks the authorization against
+    /// the store and records the certificate.
     public struct EnrollmentJob: Sendable {
         enum Authorization: Sendable {
             case token(id: String, expiresAt: Date)
@@ -28,12 +29,32 @@ extension CertificateAuthority {
         let subject: DistinguishedName
         let request: LeafRequest
         let authorization: Authorization
+        var leaf: Certificate
+        var signer: Certificate
+    }
+
+    private func makeJob(
+        publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest,
+        authorization: EnrollmentJob.Authorization, now: Date
+    ) throws -> EnrollmentJob {
+        let signer = try loadAuthority().signer
+        var job = EnrollmentJob(
+            publicKey: publicKey, subject: subject, request: request, authorization: authorization,
+            leaf: signer.certificate, signer: signer.certificate)
+        job.leaf = try Self.sign(job, issuer: signer, now: now)
+        return job
+    }
+
+    private static func sign(_ job: EnrollmentJob, issuer: SigningIdentity, now: Date) throws -> Certificate {
+        try CertificateBuilder.leaf(
+            subject: job.subject, publicKey: job.publicKey, subjectAltNames: job.request.subjectAltNames,
+            profile: job.request.profile, validity: job.request.validity, issuer: issuer, now: now)
     }
 
     /// Checks `csr` against what `token` allows: a subset of the granted SANs (none asked: all of them) and
     /// no key usage the granted profile lacks. Nothing is spent yet.
     public func prepareEnrollment(
-        _ csr: CertificateSigningRequest, token: VerifiedEnrollmentToken, validity: ValidityPeriod
+        _ csr: CertificateSigningRequest, token: VerifiedEnrollmentToken, validity: ValidityPeriod, now: Date = Date()
     ) throws -> EnrollmentJob {
         try Self.checkRequest(csr)
         let grant = token.grant
@@ -45,9 +66,9 @@ extension CertificateAuthority {
         let request = LeafRequest(
             name: grant.certificateName, subjectAltNames: requested, profile: grant.profile, validity: validity, force: true)
         try Self.validate(name: request.name)
-        return EnrollmentJob(
+        return try makeJob(
             publicKey: csr.publicKey, subject: try Self.subject(request.name), request: request,
-            authorization: .token(id: token.id, expiresAt: token.expiresAt))
+            authorization: .token(id: token.id, expiresAt: token.expiresAt), now: now)
     }
 
     /// Checks a renewal of `current` for the key in `csr`: `current` must have been signed by this CA's
@@ -70,12 +91,12 @@ extension CertificateAuthority {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate has no usable common name to renew under")
         }
         let request = LeafRequest(name: name, subjectAltNames: sans, profile: profile, validity: validity, force: true)
-        return EnrollmentJob(
+        return try makeJob(
             publicKey: csr.publicKey, subject: current.subject, request: request,
-            authorization: .renewal(serial: current.serialNumber.hexString))
+            authorization: .renewal(serial: current.serialNumber.hexString), now: now)
     }
 
-    /// Signs prepared enrollments under one lock and stores them with one durable write (group commit). A
+    /// Records prepared enrollments under one lock with one durable write (group commit). A
     /// token redeems exactly once, even across processes; a renewal is refused when the database shows the
     /// current certificate revoked, expired or unknown. Each job gets its own result; a failed write fails all.
     public func commit(_ jobs: [EnrollmentJob], now: Date = Date()) throws -> [Result<Issued, any Error>] {
@@ -95,9 +116,8 @@ extension CertificateAuthority {
                     case .renewal(let serial):
                         try Self.checkRenewable(serial: serial, in: database, now: now)
                     }
-                    let leaf = try CertificateBuilder.leaf(
-                        subject: job.subject, publicKey: job.publicKey, subjectAltNames: job.request.subjectAltNames,
-                        profile: job.request.profile, validity: job.request.validity, issuer: material.signer, now: now)
+                    // The CA changed since the job was signed (another process re-initialized it): sign again.
+                    let leaf = job.signer == material.signer.certificate ? job.leaf : try Self.sign(job, issuer: material.signer, now: now)
                     let serial = leaf.serialNumber.hexString
                     guard database.record(serial: serial) == nil else {
                         throw MeshCAError.store("serial \(serial) is already in the database (random collision): try again")

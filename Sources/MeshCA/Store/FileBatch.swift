@@ -93,7 +93,6 @@ struct FileBatch {
         for entry in staged { unlink(entry.temporary) }
     }
 
-    /// Stages, commits and cleans up in one go.
     /// Appends `bytes` to an existing file with one write and syncs its data: the commit of an append-only
     /// log. A crash can leave a torn last line, which readers drop (see `CertificateDatabase`).
     static func appendDurably(_ path: String, _ bytes: [UInt8]) throws {
@@ -106,6 +105,7 @@ struct FileBatch {
         }
     }
 
+    /// Stages, commits and cleans up in one go.
     static func perform(_ body: (inout FileBatch) throws -> Void) throws {
         var batch = FileBatch()
         defer { batch.discard() }
