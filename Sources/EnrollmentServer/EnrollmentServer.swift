@@ -18,6 +18,8 @@ public final class EnrollmentServer: Sendable {
         public var maximumValidity: ValidityPeriod
         public var crlValidity = ValidityPeriod(seconds: 7 * 86_400)
         public var serverCertificateValidity = ValidityPeriod(seconds: 30 * 86_400)
+        /// Longest time a client may take to send a whole request, or sit idle between requests.
+        public var readTimeout: TimeAmount = .seconds(60)
         /// How often the server checks its own certificate and the CRL.
         public var maintenanceInterval: Duration = .seconds(30)
 
@@ -86,6 +88,7 @@ public final class EnrollmentServer: Sendable {
         metrics.serverCertificateNotAfter(tls.certificateNotAfter)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let readTimeout = configuration.readTimeout
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -96,6 +99,7 @@ public final class EnrollmentServer: Sendable {
                     try pipeline.addHandler(NIOSSLServerHandler(
                         context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(RequestReadTimeout(timeout: readTimeout))
                     try pipeline.addHandler(ESTHandler(service: service))
                 }
             }

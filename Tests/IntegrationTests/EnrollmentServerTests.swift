@@ -150,6 +150,14 @@ import Testing
         try FileManager.default.copyItem(atPath: "\(other.pki)/private/stranger.key", toPath: ca.ws.path("stranger.key"))
         let stranger = try ca.post("simplereenroll", csr: "renewed", clientCert: "stranger")
         #expect(stranger.status == 403 && stranger.body.contains("not issued by this CA"), "\(stranger)")
+
+        // Expired: a 1-second certificate from this CA, a moment later.
+        try ca.ws.ok(["issue", "brief", "--client", "--san", "DNS:brief.example.internal", "--validity", "1s"])
+        try FileManager.default.copyItem(atPath: ca.ws.path("pki/issued/brief.crt"), toPath: ca.ws.path("brief.crt"))
+        try FileManager.default.copyItem(atPath: ca.ws.path("pki/private/brief.key"), toPath: ca.ws.path("brief.key"))
+        Thread.sleep(forTimeInterval: 1.5)
+        let expired = try ca.post("simplereenroll", csr: "renewed", clientCert: "brief")
+        #expect(expired.status == 403 && expired.body.contains("expired"), "\(expired)")
     }
 
     @Test func staleCRLIsRepublishedAndServerCertificateFollowsItsSANs() throws {

@@ -32,6 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("crl-validity"), help: "nextUpdate of the CRLs the server publishes (refreshed at half).")
     var crlValidity = "7d"
 
+    @Option(name: .customLong("read-timeout"), help: "Close a connection that takes longer to send a whole request, or idles this long between requests.")
+    var readTimeout = "60s"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "notice"
 
@@ -47,6 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, subjectAltNames: try sans.map(SubjectAltName.init(parsing:)),
             defaultValidity: try ValidityPeriod(parsing: defaultValidity), maximumValidity: try ValidityPeriod(parsing: maxValidity))
         configuration.crlValidity = try ValidityPeriod(parsing: crlValidity)
+        configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
         var logger = Logger(label: "certtool.serve")
         logger.logLevel = level
         let authority = CertificateAuthority(store: DirectoryStore(directory: pki.directory, caching: true))

@@ -53,6 +53,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .customLong("read-timeout"), help: "Close a connection that takes longer to send a whole request, or idles this long between requests (default 60s).")
+    var readTimeout: String?
+
     @OptionGroup(title: "Enrollment (instead of --cert/--key: get and renew the serving identity from certtool serve)")
     var enrollment: EnrollmentOptions
 
@@ -87,7 +90,9 @@ struct ServeCommand: AsyncParsableCommand {
             let certAgent = CertAgent(agentSettings, logger: Logger(label: "scrape-sidecar.certs"))
             agent = (certAgent, try await certAgent.ensureIdentity().contents)
         }
-        let server = try SidecarServer(.init(routes: routes, tls: tls, policy: policy, adminListen: admin), logger: logger)
+        var configuration = SidecarServer.Configuration(routes: routes, tls: tls, policy: policy, adminListen: admin)
+        configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout ?? file?.readTimeout ?? "60s").seconds))
+        let server = try SidecarServer(configuration, logger: logger)
         let maintenance = agent.map { agent, initial in
             Task { await agent.maintain(from: initial) { _ in server.reload(force: true) } }
         }

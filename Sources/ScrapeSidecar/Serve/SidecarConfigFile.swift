@@ -32,11 +32,12 @@ struct SidecarConfigFile: Decodable {
     var adminListen: String?
     var logLevel: String?
     var webConfigFile: String?
+    var readTimeout: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case routes, listen, upstream, cert, key, crl
         case clientCA = "client_ca", allowSAN = "allow_san", allowPath = "allow_path", adminListen = "admin_listen"
-        case logLevel = "log_level", webConfigFile = "web_config_file"
+        case logLevel = "log_level", webConfigFile = "web_config_file", readTimeout = "read_timeout"
     }
 
     static func load(_ path: String) throws -> SidecarConfigFile {

@@ -17,6 +17,8 @@ final class SidecarServer: Sendable {
         var policy: AccessPolicy
         var adminListen: (host: String, port: Int)?
         var reloadInterval: TimeAmount = .seconds(2)
+        /// Longest time a client may take to send a whole request, or sit idle between requests.
+        var readTimeout: TimeAmount = .seconds(60)
         /// How long SIGTERM waits for in-flight requests.
         var drainTimeout: Duration = .seconds(25)
     }
@@ -98,7 +100,7 @@ final class SidecarServer: Sendable {
 
     private func listener(route: Route, pools: UpstreamPools) -> EventLoopFuture<Channel> {
         let tls = self.tls, policy = configuration.policy, metrics = self.metrics, logger = self.logger
-        let inFlight = self.inFlight
+        let inFlight = self.inFlight, readTimeout = configuration.readTimeout
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -111,6 +113,7 @@ final class SidecarServer: Sendable {
                         context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
                     try pipeline.addHandler(HandshakeFailureCounter(metrics: metrics, listener: name))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(RequestReadTimeout(timeout: readTimeout))
                     try pipeline.addHandler(ScrapeProxyHandler(
                         policy: policy, pools: pools, metrics: metrics, listener: name, inFlight: inFlight, logger: logger))
                 }
@@ -120,6 +123,7 @@ final class SidecarServer: Sendable {
 
     private func adminListener(host: String, port: Int) -> EventLoopFuture<Channel> {
         let metrics = self.metrics, tls = self.tls, routes = configuration.routes, group = self.group
+        let readTimeout = configuration.readTimeout
         let readiness: @Sendable () -> EventLoopFuture<String?> = {
             let loop = group.next()
             if tls.certificateNotAfter < Date() { return loop.makeSucceededFuture("the serving certificate has expired") }
@@ -138,6 +142,7 @@ final class SidecarServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(RequestReadTimeout(timeout: readTimeout))
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics, readiness: readiness))
                 }
             }
