@@ -31,14 +31,17 @@ public final class ClientVerifier: Sendable {
     private let verifies: Bool
     /// Checked in the handshake, as exporter-toolkit's `client_allowed_sans` is.
     private let allowedSANs: SANAllowList
+    /// Certificates allowed above the client's own in the validated chain (nginx's `ssl_verify_depth`).
+    private let verifyDepth: Int?
     /// Called with the reason whenever a client is refused (for logs and metrics).
     private let onFailure: @Sendable (String) -> Void
 
-    public init(trust: Trust, verifies: Bool = true, allowedSANs: SANAllowList = .anyone,
+    public init(trust: Trust, verifies: Bool = true, allowedSANs: SANAllowList = .anyone, verifyDepth: Int? = nil,
                 onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
         self.trust = NIOLockedValueBox(trust)
         self.verifies = verifies
         self.allowedSANs = allowedSANs
+        self.verifyDepth = verifyDepth
         self.onFailure = onFailure
     }
 
@@ -49,10 +52,14 @@ public final class ClientVerifier: Sendable {
     public func verify(_ chain: [Certificate], at time: Date = Date()) async throws -> [Certificate] {
         guard let leaf = chain.first else { throw MeshCAError.verificationFailed("no client certificate") }
         let trust = self.trust.withLockedValue { $0 }
-        return try await ChainVerification(
+        let validated = try await ChainVerification(
             roots: trust.roots, intermediates: Array(chain.dropFirst()),
             revokedSerials: trust.revocations?.revokedSerials ?? [], purpose: .client, time: time
         ).verify(leaf)
+        if let verifyDepth, validated.count - 1 > verifyDepth {
+            throw MeshCAError.verificationFailed("certificate chain too long: \(validated.count - 1) issuers above the client, verify depth \(verifyDepth)")
+        }
+        return validated
     }
 
     /// swift-nio-ssl's callback: completes the promise with the validated chain, or fails the handshake.

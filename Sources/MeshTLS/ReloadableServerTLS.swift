@@ -25,7 +25,8 @@ public final class ReloadableServerTLS: Sendable {
         self.loaded = NIOLockedValueBox(loaded)
         self.verifier = ClientVerifier(
             trust: trust, verifies: settings.clientAuth.verifies,
-            allowedSANs: try SANAllowList(settings.handshakeAllowedSANs), onFailure: onClientRefused)
+            allowedSANs: try SANAllowList(settings.handshakeAllowedSANs), verifyDepth: settings.verifyDepth,
+            onFailure: onClientRefused)
     }
 
     public var context: NIOSSLContext { loaded.withLockedValue { $0.context } }

@@ -32,6 +32,8 @@ public struct ServerTLS: Sendable, Equatable {
     public var clientAuth: ClientAuthType = .requireAndVerifyClientCert
     /// Checked during the handshake (exporter-toolkit's `client_allowed_sans`); empty = any verified client.
     public var handshakeAllowedSANs: [String] = []
+    /// nginx's `ssl_verify_depth`: at most this many certificates above the client's own (nil: no limit).
+    public var verifyDepth: Int?
     public var minimumVersion: TLSVersion = .tlsv12
     public var maximumVersion: TLSVersion?
     public var cipherSuites: [NIOTLSCipher] = ServerTLS.aeadCipherSuites

@@ -5,8 +5,8 @@ import Dispatch
 struct ScrapeSidecar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scrape-sidecar",
-        abstract: "Terminate mutual TLS in front of an application's metrics ports.",
-        subcommands: [ServeCommand.self, CertsCommand.self])
+        abstract: "Mutual TLS for Prometheus scrapes: terminate it in front of metrics ports (serve), keep an enrolled identity fresh (certs), verify clients in front of a PushProx proxy (front).",
+        subcommands: [ServeCommand.self, CertsCommand.self, FrontCommand.self])
 }
 
 /// A synchronous entry point: an `async` main runs on a pool thread, and the signal mask must be set on the

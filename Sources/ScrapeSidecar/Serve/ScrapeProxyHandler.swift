@@ -10,14 +10,23 @@ import X509
 /// What a listener lets through, and how long it waits for the upstream.
 struct AccessPolicy: Sendable {
     var allowedSANs: SANAllowList
-    /// Exact request paths (query ignored) that may be proxied.
-    var allowedPaths: Set<String>
-    /// False only for web-config client auth types that let clients in without a verified certificate.
+    /// Exact request paths (query ignored) that may be proxied; nil lets every path through (the front).
+    var allowedPaths: Set<String>?
+    /// False only for client auth modes that let clients in without a verified certificate.
     var requireIdentity = true
-    /// Upstream deadline when the request carries no `X-Prometheus-Scrape-Timeout-Seconds`.
+    /// Upstream deadline when the request carries no `X-Prometheus-Scrape-Timeout-Seconds`. The front sets
+    /// minutes: a PushProx poll waits until a scrape arrives.
     var defaultTimeout: TimeAmount = .seconds(30)
-    /// Request bodies are buffered until the upstream connection is ready; scrapes have none.
+    /// Largest request body; more gets 413 (scrapes have none, PushProx pushes carry whole scrape results).
     var maxRequestBody = 1 << 20
+    /// The front also sends nginx's `X-SSL-Client-Verify` and `X-SSL-Client-S-DN`.
+    var nginxIdentityHeaders = false
+    /// The front's FQDN binding: a `POST /poll` reaches the upstream only when its body (the FQDN) is one of
+    /// the client certificate's DNS SANs.
+    var bindPollFQDN = false
+
+    /// The longest FQDN (RFC 1035), so a poll body is never buffered beyond it.
+    static let maximumFQDNBytes = 253
 }
 
 /// Terminates one client connection's HTTP requests after TLS: checks identity and path, then streams the
@@ -30,6 +39,8 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         case idle
         /// Refusing this request: drop its body, answer at its end.
         case refusing(HTTPResponseStatus, String)
+        /// A poll held back until its body (the FQDN) is checked against the client certificate.
+        case collectingPoll(head: HTTPRequestHead, body: ByteBuffer)
         /// Waiting for an upstream connection; request parts are buffered.
         case connecting(pending: [HTTPClientRequestPart], bodyBytes: Int, ended: Bool)
         case forwarding(upstream: Channel, requestEnded: Bool, responseStarted: Bool)
@@ -52,6 +63,8 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     }
     private var requestOpen = false
     private var identity: PeerIdentity?
+    /// Body bytes of the current request, against `policy.maxRequestBody`.
+    private var requestBodyBytes = 0
     /// Computed once per connection: the identity does not change between keep-alive requests.
     private lazy var forwardedClientCert = identity.map(IdentityHeaders.xfcc)
     private var keepAlive = true
@@ -80,13 +93,21 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         switch unwrapInboundIn(data) {
         case .head(let head):
             startRequest(head, context: context)
-        case .body(let buffer):
+        case .body(var buffer):
+            requestBodyBytes += buffer.readableBytes
+            if requestBodyBytes > policy.maxRequestBody {
+                tooLarge(context: context)
+                return
+            }
             switch state {
-            case .connecting(var pending, let bytes, let ended):
-                guard bytes + buffer.readableBytes <= policy.maxRequestBody else {
-                    state = .refusing(.payloadTooLarge, "request body larger than \(policy.maxRequestBody) bytes")
+            case .collectingPoll(let head, var body):
+                guard body.readableBytes + buffer.readableBytes <= AccessPolicy.maximumFQDNBytes + 2 else {
+                    state = .refusing(.payloadTooLarge, "a poll body is one FQDN, at most \(AccessPolicy.maximumFQDNBytes) bytes")
                     return
                 }
+                body.writeBuffer(&buffer)
+                state = .collectingPoll(head: head, body: body)
+            case .connecting(var pending, let bytes, let ended):
                 pending.append(.body(.byteBuffer(buffer)))
                 state = .connecting(pending: pending, bodyBytes: bytes + buffer.readableBytes, ended: ended)
             case .forwarding(let upstream, _, _):
@@ -98,6 +119,14 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
             switch state {
             case .refusing(let status, let reason):
                 respond(status, reason, context: context)
+            case .collectingPoll(let head, let body):
+                let fqdn = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+                let names = Set((identity?.dnsNames ?? []).map { $0.lowercased() })
+                guard names.contains(fqdn) else {
+                    respond(.forbidden, "the client certificate does not carry DNS:\(fqdn): polls for it are refused", context: context)
+                    return
+                }
+                connectUpstream(pending: [.head(head), .body(.byteBuffer(body)), .end(nil)], ended: true, context: context)
             case .connecting(var pending, let bytes, _):
                 pending.append(.end(nil))
                 state = .connecting(pending: pending, bodyBytes: bytes, ended: true)
@@ -110,19 +139,47 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         }
     }
 
+    /// Over `maxRequestBody`: 413 if nothing was answered yet, and the connection closes either way (the rest
+    /// of the body is not read).
+    private func tooLarge(context: ChannelHandlerContext) {
+        keepAlive = false
+        let reason = "request body larger than \(policy.maxRequestBody) bytes"
+        switch state {
+        case .forwarding(let upstream, _, true):
+            detach(upstream)
+            state = .idle
+            context.close(promise: nil)
+        case .forwarding(let upstream, _, false):
+            detach(upstream)
+            timeout?.cancel()
+            respond(.payloadTooLarge, reason, context: context)
+        case .connecting, .collectingPoll, .refusing:
+            timeout?.cancel()
+            respond(.payloadTooLarge, reason, context: context)
+        case .idle:
+            break
+        }
+    }
+
     private func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         requestOpen = true
         inFlight.begin()
         keepAlive = head.isKeepAlive && !inFlight.draining
         requestVersion = head.version == .http1_0 ? .http1_0 : .http1_1
         requestStart = .now()
+        requestBodyBytes = 0
         let path = String(head.uri.prefix { $0 != "?" })
         let identity = peerIdentity(context: context)
         if identity == nil && policy.requireIdentity {
             state = .refusing(.forbidden, "no verified client certificate")
             return
         }
-        guard policy.allowedPaths.contains(path) else {
+        if let declared = head.headers.first(name: "content-length").flatMap(Int.init), declared > policy.maxRequestBody {
+            keepAlive = false
+            state = .refusing(.payloadTooLarge, "request body larger than \(policy.maxRequestBody) bytes")
+            return
+        }
+        guard policy.allowedPaths?.contains(path) ?? true else {
             state = .refusing(.forbidden, "path \(path) is not allowed")
             return
         }
@@ -137,13 +194,24 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         if let forwardedClientCert {
             upstreamHead.headers.add(name: "x-forwarded-client-cert", value: forwardedClientCert)
         }
+        if policy.nginxIdentityHeaders { addNginxIdentityHeaders(&upstreamHead.headers, context: context) }
         upstreamHead.version = .http1_1
         if !upstreamHead.headers.contains(name: "host") {  // HTTP/1.0 clients may omit it; HTTP/1.1 requires it
             upstreamHead.headers.add(name: "host", value: "\(pools.host):\(pools.port)")
         }
-        state = .connecting(pending: [.head(upstreamHead)], bodyBytes: 0, ended: false)
+        if policy.bindPollFQDN && head.method == .POST && path == "/poll" {
+            state = .collectingPoll(head: upstreamHead, body: context.channel.allocator.buffer(capacity: 64))
+            return
+        }
+        connectUpstream(pending: [.head(upstreamHead)], ended: false, context: context)
+    }
 
-        let seconds = head.headers.first(name: "x-prometheus-scrape-timeout-seconds").flatMap(Double.init)
+    /// Starts the upstream deadline and asks the pool for a connection; `pending` goes out once connected.
+    private func connectUpstream(pending: [HTTPClientRequestPart], ended: Bool, context: ChannelHandlerContext) {
+        let head: HTTPRequestHead? = { if case .head(let head) = pending.first { return head } else { return nil } }()
+        state = .connecting(pending: pending, bodyBytes: 0, ended: ended)
+
+        let seconds = head?.headers.first(name: "x-prometheus-scrape-timeout-seconds").flatMap(Double.init)
         let deadline = seconds.map { TimeAmount.milliseconds(Int64($0 * 1000)) } ?? policy.defaultTimeout
         timeout = context.eventLoop.scheduleTask(in: deadline) { [weak self] in self?.upstreamTimedOut() }
 
@@ -236,7 +304,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
             detach(upstream)
             state = .idle
             context.close(promise: nil)
-        case .idle, .refusing:
+        case .idle, .refusing, .collectingPoll:
             break
         }
     }
@@ -301,6 +369,24 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         let keepAlive = self.keepAlive
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { context.close(promise: nil) }
+        }
+    }
+
+    /// nginx's `$ssl_client_verify` and `$ssl_client_s_dn`: SUCCESS with a verified certificate, FAILED when
+    /// one was presented but not verified (`--verify-client optional_no_ca`), NONE without one.
+    private func addNginxIdentityHeaders(_ headers: inout HTTPHeaders, context: ChannelHandlerContext) {
+        if let identity {
+            headers.add(name: "x-ssl-client-verify", value: "SUCCESS")
+            headers.add(name: "x-ssl-client-s-dn", value: identity.subject)
+        } else if let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+            let presented = handler.peerCertificate
+        {
+            headers.add(name: "x-ssl-client-verify", value: "FAILED:certificate not verified")
+            if let certificate = try? Certificate(derEncoded: presented.toDERBytes()) {
+                headers.add(name: "x-ssl-client-s-dn", value: certificate.subject.description)
+            }
+        } else {
+            headers.add(name: "x-ssl-client-verify", value: "NONE")
         }
     }
 

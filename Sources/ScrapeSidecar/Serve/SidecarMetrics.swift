@@ -31,6 +31,14 @@ final class SidecarMetrics: Sendable {
             buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
     }
 
+    /// Connections closed on arrival because `--max-connections` were open.
+    func connectionRefused(listener: String) {
+        registry.makeCounter(
+            descriptor: Self.name("connections_refused", "total", "Connections closed on arrival at the connection cap."),
+            labels: [("listener", listener)]
+        ).increment()
+    }
+
     func certificateNotAfter(listener: String, _ date: Date) {
         registry.makeGauge(
             descriptor: Self.name("certificate_not_after", "seconds", "Serving certificate's notAfter, Unix time."),

@@ -19,6 +19,8 @@ final class SidecarServer: Sendable {
         var reloadInterval: TimeAmount = .seconds(2)
         /// Longest time a client may take to send a whole request, or sit idle between requests.
         var readTimeout: TimeAmount = .seconds(60)
+        /// Client connections held at most, over all listeners; more are closed at once (nil: no cap).
+        var maxConnections: Int?
         /// How long SIGTERM waits for in-flight requests.
         var drainTimeout: Duration = .seconds(25)
     }
@@ -31,6 +33,7 @@ final class SidecarServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     /// Bound listener names (`HOST:PORT`), the label of the certificate gauge.
     private let listenerNames = NIOLockedValueBox<[String]>([])
+    private let openConnections = NIOLockedValueBox(0)
 
     init(_ configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -101,12 +104,25 @@ final class SidecarServer: Sendable {
     private func listener(route: Route, pools: UpstreamPools) -> EventLoopFuture<Channel> {
         let tls = self.tls, policy = configuration.policy, metrics = self.metrics, logger = self.logger
         let inFlight = self.inFlight, readTimeout = configuration.readTimeout
+        let maxConnections = configuration.maxConnections, openConnections = self.openConnections
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                if let maxConnections {
+                    let admitted = openConnections.withLockedValue { open -> Bool in
+                        guard open < maxConnections else { return false }
+                        open += 1
+                        return true
+                    }
+                    guard admitted else {
+                        metrics.connectionRefused(listener: "\(route.listenHost):\(channel.localAddress?.port ?? route.listenPort)")
+                        return channel.close()
+                    }
+                    channel.closeFuture.whenComplete { _ in openConnections.withLockedValue { $0 -= 1 } }
+                }
+                return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     let name = "\(route.listenHost):\(channel.localAddress?.port ?? route.listenPort)"
                     try pipeline.addHandler(NIOSSLServerHandler(
