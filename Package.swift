@@ -59,6 +59,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -98,7 +99,10 @@ let package = Package(
         .testTarget(name: "MeshCATests", dependencies: ["MeshCA"]),
         .testTarget(
             name: "MeshTLSTests",
-            dependencies: ["MeshTLS", "MeshCA", .product(name: "X509", package: "swift-certificates")]),
+            dependencies: [
+                "MeshTLS", "MeshCA", .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "ScrapeSidecarTests",
             dependencies: [

@@ -5,9 +5,10 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-/// A small HTTPS client for the few, rare requests our agents make (enroll, renew): one request per
-/// connection, the server verified against a CA bundle (name or IP SAN), an optional client certificate,
-/// a deadline and a response size cap. Parsing is NIOHTTP1's.
+/// A small HTTP client for the requests our agents make (enroll, renew, PushProx polls and pushes, scrapes of
+/// a loopback target): one request per connection; over HTTPS the server is verified against a CA bundle (name
+/// or IP SAN) and a client certificate is presented when configured; a deadline and a response size cap.
+/// Parsing is NIOHTTP1's.
 public struct HTTPSClient: Sendable {
     public struct Response: Sendable {
         public var status: Int
@@ -26,7 +27,7 @@ public struct HTTPSClient: Sendable {
 
         public var description: String {
             switch self {
-            case .invalidURL(let url): return "invalid URL '\(url)': use https://HOST:PORT"
+            case .invalidURL(let url): return "invalid URL '\(url)': use https://HOST:PORT (http:// for a plain client)"
             case .unreachable(let reason): return reason
             case .timedOut(let url): return "no answer from \(url) in time"
             case .responseTooLarge(let limit): return "the response is larger than \(limit) bytes"
@@ -35,7 +36,8 @@ public struct HTTPSClient: Sendable {
     }
 
     let group: any EventLoopGroup
-    let tlsContext: NIOSSLContext
+    /// nil: plain `http://` only.
+    let tlsContext: NIOSSLContext?
     public var timeout: TimeAmount = .seconds(30)
     public var maximumResponseBytes = 4 << 20
 
@@ -53,13 +55,19 @@ public struct HTTPSClient: Sendable {
         self.tlsContext = try NIOSSLContext(configuration: configuration)
     }
 
+    /// A client for plain `http://` URLs (a target on loopback).
+    public init(plainHTTPOn group: any EventLoopGroup) {
+        self.group = group
+        self.tlsContext = nil
+    }
+
     public func request(
         _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: [UInt8] = []
     ) async throws -> Response {
-        guard let components = URLComponents(string: url), components.scheme == "https", let host = components.host,
-            !host.isEmpty
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty,
+            components.scheme == (tlsContext == nil ? "http" : "https")
         else { throw Failure.invalidURL(url) }
-        let port = components.port ?? 443
+        let port = components.port ?? (tlsContext == nil ? 80 : 443)
         var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         if let query = components.percentEncodedQuery { path += "?\(query)" }
         let serverName = IPAddress(host) == nil ? host : nil
@@ -73,7 +81,9 @@ public struct HTTPSClient: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
-                        try pipeline.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                        if let tlsContext {
+                            try pipeline.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                        }
                         try pipeline.addHTTPClientHandlers()
                         try pipeline.addHandler(ResponseCollector(promise: responsePromise, limit: limit))
                     }

@@ -6,7 +6,7 @@ struct ScrapeSidecar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scrape-sidecar",
         abstract: "Mutual TLS for Prometheus scrapes: terminate it in front of metrics ports (serve), keep an enrolled identity fresh (certs), verify clients in front of a PushProx proxy (front).",
-        subcommands: [ServeCommand.self, CertsCommand.self, FrontCommand.self])
+        subcommands: [ServeCommand.self, CertsCommand.self, FrontCommand.self, PollCommand.self])
 }
 
 /// A synchronous entry point: an `async` main runs on a pool thread, and the signal mask must be set on the

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MeshCA
 import MeshTLS
+import NIOCore
 
 /// nginx's `ssl_verify_client` values.
 enum VerifyClient: String, ExpressibleByArgument, CaseIterable {
@@ -34,8 +35,23 @@ struct FrontCommand: AsyncParsableCommand {
     @Option(help: "Listen address HOST:PORT.")
     var listen: String
 
-    @Option(help: "Upstream http://HOST:PORT (e.g. the PushProx proxy).")
-    var upstream: String
+    @Option(help: "Upstream http://HOST:PORT (e.g. the PushProx proxy); not with --pushprox.")
+    var upstream: String?
+
+    @Flag(help: "Be the PushProx-compatible proxy instead of fronting one: polls bound to the certificate's FQDN, pushes to the poll's certificate.")
+    var pushprox = false
+
+    @Option(name: .customLong("allow-scraper"), help: "With --pushprox: identity (SAN spec) allowed to scrape and list /clients over mTLS, repeatable.")
+    var allowScrapers: [String] = []
+
+    @Option(name: .customLong("scrape-listen"), help: "With --pushprox: plain-HTTP HOST:PORT for a co-located Prometheus (keep it on loopback).")
+    var scrapeListen: String?
+
+    @Option(name: .customLong("clients-port"), help: "With --pushprox: /clients lists FQDN:PORT, ready for http_sd_configs.")
+    var clientsPort: Int?
+
+    @Option(name: .customLong("clients-label"), help: "With --pushprox: NAME=VALUE label on every /clients target group, repeatable.")
+    var clientsLabels: [String] = []
 
     @Option(help: "Serving certificate chain (PEM).")
     var cert: String
@@ -80,7 +96,6 @@ struct FrontCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     func run() async throws {
-        let route = try Route(listen: listen, upstream: upstream)
         var tls = ServerTLS(certificate: cert, key: key, clientCA: clientCA, crl: crl)
         tls.clientAuth = verifyClient.clientAuth
         if let verifyDepth {
@@ -93,17 +108,39 @@ struct FrontCommand: AsyncParsableCommand {
         if bindFQDN && verifyClient != .on {
             throw MeshCAError.invalidInput("--pushprox-bind-fqdn needs --verify-client on: an FQDN is bound to a verified certificate")
         }
+        let logger = try bootstrapLogging(level: logLevel, label: "scrape-sidecar.front")
+        let admin = try adminListen.map { try Route.parseAddress($0, what: "admin address") }
+        let readTimeout = TimeAmount.seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
+        if pushprox {
+            guard upstream == nil else { throw MeshCAError.invalidInput("--pushprox is the proxy itself: drop --upstream") }
+            guard verifyClient == .on else { throw MeshCAError.invalidInput("--pushprox needs --verify-client on") }
+            var policy = PushProxPolicy(scrapers: try SANAllowList(allowScrapers))
+            policy.maxBody = maxBody
+            policy.clientsPort = clientsPort
+            for label in clientsLabels {
+                let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw MeshCAError.invalidInput("invalid --clients-label '\(label)': use NAME=VALUE")
+                }
+                policy.clientsLabels[parts[0]] = parts[1]
+            }
+            var configuration = PushProxServer.Configuration(
+                listen: try Route.parseAddress(listen, what: "listen address"),
+                scrapeListen: try scrapeListen.map { try Route.parseAddress($0, what: "scrape listen address") },
+                adminListen: admin, tls: tls, policy: policy)
+            configuration.readTimeout = readTimeout
+            return try await PushProxServer(configuration, logger: logger).run()
+        }
+        guard let upstream else { throw MeshCAError.invalidInput("give --upstream http://HOST:PORT, or --pushprox") }
+        let route = try Route(listen: listen, upstream: upstream)
         var policy = AccessPolicy(allowedSANs: try SANAllowList(allowSANs), allowedPaths: nil)
         policy.requireIdentity = verifyClient == .on || !allowSANs.isEmpty
         policy.defaultTimeout = .seconds(Int64(try ValidityPeriod(parsing: maxRequestTime).seconds))
         policy.maxRequestBody = maxBody
         policy.nginxIdentityHeaders = true
         policy.bindPollFQDN = bindFQDN
-        let admin = try adminListen.map { try Route.parseAddress($0, what: "admin address") }
-
-        let logger = try bootstrapLogging(level: logLevel, label: "scrape-sidecar.front")
         var configuration = SidecarServer.Configuration(routes: [route], tls: tls, policy: policy, adminListen: admin)
-        configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
+        configuration.readTimeout = readTimeout
         configuration.maxConnections = maxConnections
         try await SidecarServer(configuration, logger: logger).run()
     }

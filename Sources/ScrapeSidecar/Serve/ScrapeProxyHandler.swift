@@ -24,9 +24,6 @@ struct AccessPolicy: Sendable {
     /// The front's FQDN binding: a `POST /poll` reaches the upstream only when its body (the FQDN) is one of
     /// the client certificate's DNS SANs.
     var bindPollFQDN = false
-
-    /// The longest FQDN (RFC 1035), so a poll body is never buffered beyond it.
-    static let maximumFQDNBytes = 253
 }
 
 /// Terminates one client connection's HTTP requests after TLS: checks identity and path, then streams the
@@ -101,8 +98,8 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
             }
             switch state {
             case .collectingPoll(let head, var body):
-                guard body.readableBytes + buffer.readableBytes <= AccessPolicy.maximumFQDNBytes + 2 else {
-                    state = .refusing(.payloadTooLarge, "a poll body is one FQDN, at most \(AccessPolicy.maximumFQDNBytes) bytes")
+                guard body.readableBytes + buffer.readableBytes <= PushProxPolicy.maximumFQDNBytes + 2 else {
+                    state = .refusing(.payloadTooLarge, "a poll body is one FQDN, at most \(PushProxPolicy.maximumFQDNBytes) bytes")
                     return
                 }
                 body.writeBuffer(&buffer)

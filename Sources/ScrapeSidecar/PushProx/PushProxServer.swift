@@ -1,0 +1,115 @@
+import CommandLineSupport
+import Foundation
+import Logging
+import MeshTLS
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// `scrape-sidecar front --pushprox`: the PushProx-compatible proxy itself, on an mTLS listener (poll clients
+/// and certificate-holding scrapers) and optionally a plain loopback scrape listener for a co-located
+/// Prometheus; admin endpoints and hot reload as `serve`.
+final class PushProxServer: Sendable {
+    struct Configuration: Sendable {
+        var listen: (host: String, port: Int)
+        var scrapeListen: (host: String, port: Int)?
+        var adminListen: (host: String, port: Int)?
+        var tls: ServerTLS
+        var policy: PushProxPolicy
+        var readTimeout: TimeAmount = .seconds(60)
+        var reloadInterval: TimeAmount = .seconds(2)
+    }
+
+    let configuration: Configuration
+    let logger: Logger
+    let metrics = SidecarMetrics()
+    let registry = PushProxRegistry()
+    let tls: ReloadableServerTLS
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+
+    init(_ configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let metrics = self.metrics
+        self.tls = try ReloadableServerTLS(settings: configuration.tls) { reason in
+            logger.notice("client refused in TLS handshake", metadata: ["reason": "\(reason)"])
+            metrics.handshakeFailure(reason: SidecarMetrics.handshakeReason(reason))
+        }
+    }
+
+    func run() async throws {
+        var channels: [Channel] = []
+        let main = try await listener(configuration.listen, tls: true).get()
+        let mainName = "\(configuration.listen.host):\(main.localAddress?.port ?? configuration.listen.port)"
+        print("listening on https://\(mainName) (PushProx proxy: /poll, /push, /clients, scrapes)")
+        metrics.certificateNotAfter(listener: mainName, tls.certificateNotAfter)
+        channels.append(main)
+        if let scrape = configuration.scrapeListen {
+            let channel = try await listener(scrape, tls: false).get()
+            print("scrapes on http://\(scrape.host):\(channel.localAddress?.port ?? scrape.port)")
+            channels.append(channel)
+        }
+        if let admin = configuration.adminListen {
+            let tls = self.tls, metrics = self.metrics, loop = group.next()
+            let channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics) {
+                            loop.makeSucceededFuture(tls.certificateNotAfter < Date() ? "the serving certificate has expired" : nil)
+                        })
+                    }
+                }
+                .bind(host: admin.host, port: admin.port).get()
+            print("admin on http://\(admin.host):\(channel.localAddress?.port ?? admin.port)")
+            channels.append(channel)
+        }
+        fflush(stdout)
+
+        let reloadTask = group.next().scheduleRepeatedTask(
+            initialDelay: configuration.reloadInterval, delay: configuration.reloadInterval
+        ) { [self] _ in reload(force: false, listener: mainName) }
+        await ProcessSignals.waitForTermination(onHangup: { [self] in reload(force: true, listener: mainName) })
+        logger.notice("stopping")
+        reloadTask.cancel()
+        for channel in channels { try? await channel.close() }
+        try await group.shutdownGracefully()
+    }
+
+    private func reload(force: Bool, listener: String) {
+        do {
+            if try tls.reload(force: force) {
+                logger.notice("reloaded certificate, key, client CA and CRL")
+                metrics.certificateNotAfter(listener: listener, tls.certificateNotAfter)
+            }
+        } catch {
+            logger.error("kept the previous TLS identity: the new files are unusable", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func listener(_ address: (host: String, port: Int), tls useTLS: Bool) -> EventLoopFuture<Channel> {
+        let tls = self.tls, registry = self.registry, policy = configuration.policy, logger = self.logger
+        let metrics = self.metrics, readTimeout = configuration.readTimeout
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if useTLS {
+                        try pipeline.addHandler(NIOSSLServerHandler(
+                            context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
+                        try pipeline.addHandler(HandshakeFailureCounter(metrics: metrics, listener: "\(address.host):\(address.port)"))
+                    }
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(RequestReadTimeout(timeout: readTimeout))
+                    try pipeline.addHandler(PushProxHandler(
+                        registry: registry, policy: policy, plainScrapeListener: !useTLS, logger: logger))
+                }
+            }
+            .bind(host: address.host, port: address.port)
+    }
+}
