@@ -168,6 +168,20 @@ final class PushProxRegistry: @unchecked Sendable {
         }
     }
 
+    /// Fails every waiting poll and scrape (shutdown).
+    func close() {
+        let (waitingPolls, waitingScrapes): ([Poll], [Scrape]) = lock.withLock {
+            defer {
+                polls = [:]
+                queued = [:]
+                handedOut = [:]
+            }
+            return (polls.values.flatMap { $0 }, queued.values.flatMap { $0 } + handedOut.values)
+        }
+        for poll in waitingPolls { poll.promise.fail(ChannelError.ioOnClosedChannel) }
+        for scrape in waitingScrapes { scrape.promise.fail(ChannelError.ioOnClosedChannel) }
+    }
+
     // MARK: Internals
 
     private func deliver(_ scrape: Scrape, to poll: Poll) {

@@ -75,6 +75,7 @@ final class PushProxServer: Sendable {
         logger.notice("stopping")
         reloadTask.cancel()
         for channel in channels { try? await channel.close() }
+        registry.close()
         try await group.shutdownGracefully()
     }
 
