@@ -61,8 +61,11 @@ public struct HTTPSClient: Sendable {
         self.tlsContext = nil
     }
 
+    /// `onConnected` runs once the connection (and TLS handshake) is up, before the answer: a long poll's
+    /// caller learns that the server is reachable while the answer is still pending.
     public func request(
-        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: [UInt8] = []
+        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: [UInt8] = [],
+        onConnected: (@Sendable () -> Void)? = nil
     ) async throws -> Response {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty,
             components.scheme == (tlsContext == nil ? "http" : "https")
@@ -109,7 +112,7 @@ public struct HTTPSClient: Sendable {
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         if !body.isEmpty { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil)).whenSuccess { onConnected?() }
         do {
             return try await responsePromise.futureResult.get()
         } catch let error as Failure {

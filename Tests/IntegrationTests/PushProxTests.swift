@@ -38,12 +38,14 @@ final class PushProxFixture {
         self.proxy = proxy
     }
 
-    func startPoller(as identity: String = "node1", fqdn: String = "node1.example.internal") throws {
+    func startPoller(as identity: String = "node1", fqdn: String = "node1.example.internal", targetPort: Int? = nil,
+                     extra: [String] = []) throws {
         poller = try BackgroundProcess(
             Workspace.sidecarPath,
             ["poll", "--proxy-url", "https://127.0.0.1:\(proxyPort)", "--fqdn", fqdn, "--cert", "pki/issued/\(identity).crt",
-             "--key", "pki/private/\(identity).key", "--ca", "pki/ca.crt", "--target", "9100=http://127.0.0.1:\(targetPort)"],
-            in: ws, name: "poll", ready: { $0.hasPrefix("polling ") })
+             "--key", "pki/private/\(identity).key", "--ca", "pki/ca.crt", "--target", "9100=http://127.0.0.1:\(targetPort ?? self.targetPort)"]
+                + extra,
+            in: ws, name: "poll", ready: { $0.hasPrefix(extra.contains("--admin-listen") ? "admin on " : "polling ") })
         // The first poll is registered within moments.
         let deadline = Date() + 5
         while !(try clients().contains(fqdn)) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
@@ -139,5 +141,32 @@ final class PushProxFixture {
         #expect(try fixture.curl(["\(proxy)/clients"], mtls: "prom").status == 200)
         let asNode = try fixture.curl(["--request-target", "http://node1.example.internal:9100/metrics", "\(proxy)/"], mtls: "node1")
         #expect(asNode.status == 403, "\(asNode)")
+    }
+
+    @Test func concurrentScrapesOfOneTargetRunSideBySide() throws {
+        let fixture = try PushProxFixture()
+        let slow = try BackgroundProcess(
+            "python3", ["-u", SidecarFixture.upstreamScript, "--metrics", fixture.ws.path("www/metrics"), "--slow", "2"],
+            in: fixture.ws, name: "slow-target", ready: { $0.hasPrefix("listening on ") })
+        try fixture.startProxy()
+        try fixture.startPoller(targetPort: slow.number(after: "listening on ")!, extra: ["--admin-listen", "127.0.0.1:0"])
+        let poller = try #require(fixture.poller)
+        let adminPort = try #require(poller.number(after: "admin on http://127.0.0.1:"))
+        #expect(try Command.run("curl", ["-sS", "http://127.0.0.1:\(adminPort)/readyz"]).stdout == "ready\n")
+
+        let started = Date()
+        let scrapes = try (0..<3).map { index in
+            try BackgroundProcess(
+                "curl", ["-sS", "--max-time", "20", "-x", "http://127.0.0.1:\(fixture.scrapePort)", "-H", "X-Prometheus-Scrape-Timeout-Seconds: 10",
+                         "-w", "\n%{http_code}", "http://node1.example.internal:9100/slow"],
+                in: fixture.ws, name: "scrape-\(index)", ready: nil)
+        }
+        for scrape in scrapes { scrape.process.waitUntilExit() }
+        let elapsed = Date().timeIntervalSince(started)
+        for scrape in scrapes { #expect(scrape.output == "slow\n\n200", "\(scrape.output)") }
+        #expect(elapsed < 5, "three 2-second scrapes took \(elapsed) s: they were serialized")
+        let metrics = try Command.run("curl", ["-sS", "http://127.0.0.1:\(adminPort)/metrics"]).stdout
+        #expect(metrics.contains("scrape_sidecar_pushprox_scrapes_total{outcome=\"pushed\"} 3"), "\(metrics)")
+        #expect(metrics.contains("scrape_sidecar_pushprox_polls_total{status=\"200\"} 3"), "\(metrics)")
     }
 }

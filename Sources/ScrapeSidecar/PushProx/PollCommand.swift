@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MeshCA
 import MeshTLS
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -36,6 +37,9 @@ struct PollCommand: AsyncParsableCommand {
     @Option(name: .customLong("target"), help: "PORT=http://127.0.0.1:PORT: a scrape of FQDN:PORT goes to this local URL, repeatable.")
     var targets: [String] = []
 
+    @Option(name: .customLong("admin-listen"), help: "Admin HOST:PORT for /healthz, /readyz (the last poll reached the proxy) and /metrics.")
+    var adminListen: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -51,11 +55,19 @@ struct PollCommand: AsyncParsableCommand {
         }
         guard !mapping.isEmpty else { throw MeshCAError.invalidInput("give at least one --target PORT=http://127.0.0.1:PORT") }
         _ = try HTTPSClient(group: MultiThreadedEventLoopGroup.singleton, caBundle: ca, certificate: cert, key: key)
+        let admin = try adminListen.map { try Route.parseAddress($0, what: "admin address") }
         let logger = try bootstrapLogging(level: logLevel, label: "scrape-sidecar.poll")
         let client = PollClient(
             proxy: proxyURL.hasSuffix("/") ? String(proxyURL.dropLast()) : proxyURL, fqdn: fqdn.lowercased(),
             files: (cert, key, ca), targets: mapping, logger: logger)
         print("polling \(proxyURL) for \(fqdn) → ports \(mapping.keys.sorted().map(String.init).joined(separator: ", "))")
+        if let admin {
+            let group = MultiThreadedEventLoopGroup.singleton
+            let channel = try await AdminHandler.bind(
+                group: group, host: admin.host, port: admin.port, metrics: client.metrics, readTimeout: .seconds(60)
+            ) { group.next().makeSucceededFuture(client.lastPollFailure) }.get()
+            print("admin on http://\(admin.host):\(channel.localAddress?.port ?? admin.port)")
+        }
         fflush(stdout)
         let loop = Task { await client.run() }
         await ProcessSignals.waitForTermination(onHangup: {})
@@ -72,6 +84,11 @@ final class PollClient: Sendable {
     let targets: [Int: String]
     let logger: Logger
     let maximumBackoff: Duration = .seconds(30)
+    let metrics = SidecarMetrics()
+    private let lastFailure = NIOLockedValueBox<String?>("no poll has reached the proxy yet")
+
+    /// Why the client is not ready (nil: the last poll reached the proxy).
+    var lastPollFailure: String? { lastFailure.withLockedValue { $0 } }
 
     init(proxy: String, fqdn: String, files: (cert: String, key: String, ca: String), targets: [Int: String], logger: Logger) {
         self.proxy = proxy
@@ -92,8 +109,12 @@ final class PollClient: Sendable {
         var backoff: Duration = .seconds(1)
         while !Task.isCancelled {
             do {
-                let answer = try await proxyClient(timeout: .minutes(30)).request(
-                    .POST, "\(proxy)/poll", headers: [("content-type", "text/plain")], body: Array(fqdn.utf8))
+                let client = try proxyClient(timeout: .minutes(30))
+                // Connected and verified is what readiness means; the answer may take minutes.
+                let answer = try await client.request(
+                    .POST, "\(proxy)/poll", headers: [("content-type", "text/plain")], body: Array(fqdn.utf8),
+                    onConnected: { self.lastFailure.withLockedValue { $0 = nil } })
+                metrics.pollAnswered(status: answer.status)
                 // A front's 504 or 408 is not a scrape request (PushProx #140): check before parsing.
                 guard answer.status == 200 else {
                     if answer.status != 408 {
@@ -109,6 +130,8 @@ final class PollClient: Sendable {
             } catch is CancellationError {
                 return
             } catch {
+                metrics.pollAnswered(status: 0)
+                lastFailure.withLockedValue { $0 = "the last poll failed: \(error)" }
                 logger.warning("poll failed: retrying", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, maximumBackoff)
@@ -121,9 +144,11 @@ final class PollClient: Sendable {
             return logger.warning("scrape request without Id: ignored")
         }
         let response: (HTTPResponseHead, ByteBuffer)
+        var outcome = "pushed"
         do {
             response = try await scrape(request)
         } catch {
+            outcome = "scrape_failed"
             let text = "\(error)\n"
             logger.warning("scrape failed", metadata: ["uri": "\(request.uri)", "error": "\(error)"])
             response = (HTTPResponseHead(version: .http1_1, status: .internalServerError, headers: ["content-type": "text/plain"]), ByteBuffer(string: text))
@@ -133,11 +158,14 @@ final class PollClient: Sendable {
             let pushed = try await proxyClient(timeout: .seconds(30)).request(
                 .POST, "\(proxy)/push", headers: [("id", id), ("content-type", "application/http")], body: Array(buffer: body))
             if pushed.status != 200 {
+                outcome = "push_failed"
                 logger.warning("push refused", metadata: ["status": "\(pushed.status)", "body": "\(pushed.text.prefix(200))"])
             }
         } catch {
+            outcome = "push_failed"
             logger.warning("push failed", metadata: ["error": "\(error)"])
         }
+        metrics.scrapeAnswered(outcome: outcome)
     }
 
     private func scrape(_ request: HTTPRequestHead) async throws -> (HTTPResponseHead, ByteBuffer) {

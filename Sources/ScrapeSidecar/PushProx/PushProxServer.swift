@@ -51,18 +51,10 @@ final class PushProxServer: Sendable {
             channels.append(channel)
         }
         if let admin = configuration.adminListen {
-            let tls = self.tls, metrics = self.metrics, loop = group.next()
-            let channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics) {
-                            loop.makeSucceededFuture(tls.certificateNotAfter < Date() ? "the serving certificate has expired" : nil)
-                        })
-                    }
-                }
-                .bind(host: admin.host, port: admin.port).get()
+            let tls = self.tls, loop = group.next()
+            let channel = try await AdminHandler.bind(
+                group: group, host: admin.host, port: admin.port, metrics: metrics, readTimeout: configuration.readTimeout
+            ) { loop.makeSucceededFuture(tls.certificateNotAfter < Date() ? "the serving certificate has expired" : nil) }.get()
             print("admin on http://\(admin.host):\(channel.localAddress?.port ?? admin.port)")
             channels.append(channel)
         }

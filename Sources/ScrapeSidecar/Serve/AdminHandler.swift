@@ -1,5 +1,7 @@
+import MeshTLS
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// `/healthz`, `/readyz` and `/metrics` on the admin listener (plain HTTP, loopback by default).
 final class AdminHandler: ChannelInboundHandler {
@@ -9,6 +11,21 @@ final class AdminHandler: ChannelInboundHandler {
     private let metrics: SidecarMetrics
     private let readiness: @Sendable () -> EventLoopFuture<String?>
     private var keepAlive = true
+
+    /// Binds an admin listener on `group`: plain HTTP, loopback by default.
+    static func bind(group: EventLoopGroup, host: String, port: Int, metrics: SidecarMetrics, readTimeout: TimeAmount,
+                     readiness: @escaping @Sendable () -> EventLoopFuture<String?>) -> EventLoopFuture<Channel> {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(RequestReadTimeout(timeout: readTimeout))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics, readiness: readiness))
+                }
+            }
+            .bind(host: host, port: port)
+    }
 
     /// `readiness` answers nil when ready, otherwise the reason it is not.
     init(metrics: SidecarMetrics, readiness: @escaping @Sendable () -> EventLoopFuture<String?>) {

@@ -39,6 +39,22 @@ final class SidecarMetrics: Sendable {
         ).increment()
     }
 
+    /// The poll client's polls, by the proxy's status (0: no answer).
+    func pollAnswered(status: Int) {
+        registry.makeCounter(
+            descriptor: Self.name("pushprox_polls", "total", "PushProx polls made, by the proxy's HTTP status (0: no answer)."),
+            labels: [("status", String(status))]
+        ).increment()
+    }
+
+    /// The poll client's scrapes, by outcome: `pushed`, `scrape_failed` (pushed as 500) or `push_failed`.
+    func scrapeAnswered(outcome: String) {
+        registry.makeCounter(
+            descriptor: Self.name("pushprox_scrapes", "total", "Scrapes received through PushProx, by outcome."),
+            labels: [("outcome", outcome)]
+        ).increment()
+    }
+
     func certificateNotAfter(listener: String, _ date: Date) {
         registry.makeGauge(
             descriptor: Self.name("certificate_not_after", "seconds", "Serving certificate's notAfter, Unix time."),

@@ -153,15 +153,6 @@ final class SidecarServer: Sendable {
                 results.compactMap { try? $0.get() }.compactMap { $0 }.first
             }
         }
-        return ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(RequestReadTimeout(timeout: readTimeout))
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics, readiness: readiness))
-                }
-            }
-            .bind(host: host, port: port)
+        return AdminHandler.bind(group: group, host: host, port: port, metrics: metrics, readTimeout: readTimeout, readiness: readiness)
     }
 }
