@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import MeshCA
+import NIOCore
+import NIOSSL
 import X509
 
 /// Who is on the other end of a verified mTLS connection.
@@ -20,4 +22,16 @@ public struct PeerIdentity: Sendable, Equatable {
 
     public var dnsNames: [String] { subjectAltNames.compactMap { if case .dns(let name) = $0 { name } else { nil } } }
     public var uris: [String] { subjectAltNames.compactMap { if case .uri(let uri) = $0 { uri } else { nil } } }
+}
+
+extension PeerIdentity {
+    /// The verified peer of a TLS connection: the leaf of the chain the verifier validated; nil when the
+    /// connection has none (no certificate, or one taken without verification).
+    public init?(validatedPeerOf pipeline: ChannelPipeline.SynchronousOperations) {
+        guard let handler = try? pipeline.handler(type: NIOSSLServerHandler.self),
+            let leaf = handler.peerValidatedCertificateChain?.first,
+            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
+        else { return nil }
+        self.init(certificate: certificate)
+    }
 }

@@ -193,11 +193,7 @@ final class PushProxHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func peerIdentity(_ context: ChannelHandlerContext) -> PeerIdentity? {
         if identityRead { return identity }
         identityRead = true
-        guard let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-            let leaf = handler.peerValidatedCertificateChain?.first,
-            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
-        else { return nil }
-        identity = PeerIdentity(certificate: certificate)
+        identity = PeerIdentity(validatedPeerOf: context.pipeline.syncOperations)
         return identity
     }
 

@@ -31,11 +31,7 @@ final class PushProxServer: Sendable {
     init(_ configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        let metrics = self.metrics
-        self.tls = try ReloadableServerTLS(settings: configuration.tls) { reason in
-            logger.notice("client refused in TLS handshake", metadata: ["reason": "\(reason)"])
-            metrics.handshakeFailure(reason: SidecarMetrics.handshakeReason(reason))
-        }
+        self.tls = try .logging(configuration.tls, logger: logger, metrics: metrics)
     }
 
     func run() async throws {
@@ -72,14 +68,7 @@ final class PushProxServer: Sendable {
     }
 
     private func reload(force: Bool, listener: String) {
-        do {
-            if try tls.reload(force: force) {
-                logger.notice("reloaded certificate, key, client CA and CRL")
-                metrics.certificateNotAfter(listener: listener, tls.certificateNotAfter)
-            }
-        } catch {
-            logger.error("kept the previous TLS identity: the new files are unusable", metadata: ["error": "\(error)"])
-        }
+        if tls.reloadLogging(force: force, logger: logger) { metrics.certificateNotAfter(listener: listener, tls.certificateNotAfter) }
     }
 
     private func listener(_ address: (host: String, port: Int), tls useTLS: Bool) -> EventLoopFuture<Channel> {

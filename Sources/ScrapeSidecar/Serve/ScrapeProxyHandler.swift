@@ -390,11 +390,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     /// The verified client identity, read once per connection from the TLS handler.
     private func peerIdentity(context: ChannelHandlerContext) -> PeerIdentity? {
         if let identity { return identity }
-        guard let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-            let leaf = handler.peerValidatedCertificateChain?.first,
-            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
-        else { return nil }
-        identity = PeerIdentity(certificate: certificate)
+        identity = PeerIdentity(validatedPeerOf: context.pipeline.syncOperations)
         return identity
     }
 

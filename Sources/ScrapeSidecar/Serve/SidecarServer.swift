@@ -39,11 +39,7 @@ final class SidecarServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let metrics = self.metrics
-        self.tls = try ReloadableServerTLS(settings: configuration.tls) { reason in
-            logger.notice("client refused in TLS handshake", metadata: ["reason": "\(reason)"])
-            metrics.handshakeFailure(reason: SidecarMetrics.handshakeReason(reason))
-        }
+        self.tls = try .logging(configuration.tls, logger: logger, metrics: metrics)
     }
 
     /// Binds every listener, prints where, and serves until SIGTERM or SIGINT.
@@ -91,14 +87,8 @@ final class SidecarServer: Sendable {
 
     /// Re-reads the TLS files if they changed (always with `force`); a bad new set keeps the old one.
     func reload(force: Bool) {
-        do {
-            if try tls.reload(force: force) {
-                logger.notice("reloaded certificate, key, client CA and CRL")
-                for name in listenerNames.withLockedValue({ $0 }) { metrics.certificateNotAfter(listener: name, tls.certificateNotAfter) }
-            }
-        } catch {
-            logger.error("kept the previous TLS identity: the new files are unusable", metadata: ["error": "\(error)"])
-        }
+        guard tls.reloadLogging(force: force, logger: logger) else { return }
+        for name in listenerNames.withLockedValue({ $0 }) { metrics.certificateNotAfter(listener: name, tls.certificateNotAfter) }
     }
 
     private func listener(route: Route, pools: UpstreamPools) -> EventLoopFuture<Channel> {
