@@ -1,4 +1,5 @@
 import Foundation
+import MeshCA
 import Testing
 
 /// `scrape-sidecar front --pushprox` and `scrape-sidecar poll`, with a real Prometheus scraping through
@@ -38,13 +39,14 @@ final class PushProxFixture {
         self.proxy = proxy
     }
 
-    func startPoller(as identity: String = "node1", fqdn: String = "node1.example.internal", targetPort: Int? = nil,
+    /// `identity` names the pki files to poll with; nil: `extra` brings the enrollment options instead.
+    func startPoller(as identity: String? = "node1", fqdn: String = "node1.example.internal", targetPort: Int? = nil,
                      extra: [String] = []) throws {
+        let files = identity.map { ["--cert", "pki/issued/\($0).crt", "--key", "pki/private/\($0).key", "--ca", "pki/ca.crt"] } ?? []
         poller = try BackgroundProcess(
             Workspace.sidecarPath,
-            ["poll", "--proxy-url", "https://127.0.0.1:\(proxyPort)", "--fqdn", fqdn, "--cert", "pki/issued/\(identity).crt",
-             "--key", "pki/private/\(identity).key", "--ca", "pki/ca.crt", "--target", "9100=http://127.0.0.1:\(targetPort ?? self.targetPort)"]
-                + extra,
+            ["poll", "--proxy-url", "https://127.0.0.1:\(proxyPort)", "--fqdn", fqdn, "--target", "9100=http://127.0.0.1:\(targetPort ?? self.targetPort)"]
+                + files + extra,
             in: ws, name: "poll", ready: { $0.hasPrefix(extra.contains("--admin-listen") ? "admin on " : "polling ") })
         // The first poll is registered within moments.
         let deadline = Date() + 5
@@ -196,5 +198,16 @@ final class PushProxFixture {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
         return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+    }
+
+    @Test func thePollClientCanEnrollItsOwnIdentity() throws {
+        let fixture = try PushProxFixture()
+        let ca = try CAServerFixture(ws: fixture.ws, skipInit: true)
+        try fixture.ws.write("node1.token", try ca.token(["--san", "DNS:node1.example.internal", "--client"]))
+        try fixture.startProxy()
+        try fixture.startPoller(as: nil, extra: ["--ca-url", ca.url, "--ca-bundle", "pki/ca.crt", "--token", "node1.token", "--out", "node1-certs"])
+        #expect(try fixture.scrape().status == 200)
+        let enrolled = try #require(CertAgentTests.readPair(fixture.ws.path("node1-certs")))
+        #expect(enrolled.keyMatches && enrolled.certificate.subjectAltNames.map(\.description) == ["DNS:node1.example.internal"])
     }
 }

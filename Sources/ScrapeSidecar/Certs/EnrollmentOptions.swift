@@ -38,7 +38,8 @@ struct EnrollmentOptions: ParsableArguments {
     var isEnrolling: Bool { caURL != nil }
 
     /// Builds the agent's settings, or explains what is missing.
-    func agentSettings(defaultProfile: Profile) throws -> CertAgent.Settings {
+    func agentSettings(defaultProfile: Profile, defaultSANs: [String] = []) throws -> CertAgent.Settings {
+        let sans = self.sans.isEmpty ? defaultSANs : self.sans
         guard let caURL else { throw MeshCAError.invalidInput("give --ca-url https://HOST:PORT") }
         guard caURL.hasPrefix("https://") else { throw MeshCAError.invalidInput("--ca-url must be https://HOST:PORT, not '\(caURL)'") }
         guard let caBundle else { throw MeshCAError.invalidInput("give --ca-bundle FILE: the CA certificate that verifies \(caURL)") }

@@ -26,13 +26,13 @@ struct PollCommand: AsyncParsableCommand {
     var fqdn: String
 
     @Option(help: "Client certificate chain (PEM).")
-    var cert: String
+    var cert: String?
 
     @Option(help: "Client private key (PEM).")
-    var key: String
+    var key: String?
 
-    @Option(help: "CA bundle that verifies the proxy (PEM).")
-    var ca: String
+    @Option(help: "CA bundle that verifies the proxy (PEM); with enrollment, default: the CA's root.")
+    var ca: String?
 
     @Option(name: .customLong("target"), help: "PORT=http://127.0.0.1:PORT: a scrape of FQDN:PORT goes to this local URL, repeatable.")
     var targets: [String] = []
@@ -42,6 +42,9 @@ struct PollCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
+
+    @OptionGroup(title: "Enrollment (instead of --cert/--key: get and renew the client identity from certtool serve; --san defaults to DNS:FQDN)")
+    var enrollment: EnrollmentOptions
 
     func run() async throws {
         guard proxyURL.hasPrefix("https://") else { throw MeshCAError.invalidInput("--proxy-url must be https://HOST:PORT") }
@@ -54,12 +57,29 @@ struct PollCommand: AsyncParsableCommand {
             mapping[port] = parts[1].hasSuffix("/") ? String(parts[1].dropLast()) : parts[1]
         }
         guard !mapping.isEmpty else { throw MeshCAError.invalidInput("give at least one --target PORT=http://127.0.0.1:PORT") }
-        _ = try HTTPSClient(group: MultiThreadedEventLoopGroup.singleton, caBundle: ca, certificate: cert, key: key)
         let admin = try adminListen.map { try Route.parseAddress($0, what: "admin address") }
         let logger = try bootstrapLogging(level: logLevel, label: "scrape-sidecar.poll")
+        let files: (cert: String, key: String, ca: String)
+        var maintenance: Task<Void, Never>?
+        if enrollment.isEnrolling {
+            guard cert == nil, key == nil else {
+                throw MeshCAError.invalidInput("--ca-url enrolls the client identity: drop --cert and --key")
+            }
+            let settings = try enrollment.agentSettings(defaultProfile: .client, defaultSANs: ["DNS:\(fqdn)"])
+            let agent = CertAgent(settings, logger: Logger(label: "scrape-sidecar.certs"))
+            let initial = try await agent.ensureIdentity().contents
+            // The poll loop re-reads the files for every poll, so renewals need no signal.
+            maintenance = Task { await agent.maintain(from: initial) { _ in } }
+            let output = settings.output
+            files = (output.file(OutputDirectory.chainFile), output.file(OutputDirectory.keyFile), ca ?? output.file(OutputDirectory.rootFile))
+        } else {
+            guard let cert, let key, let ca else { throw MeshCAError.invalidInput("give --cert, --key and --ca (or the enrollment options)") }
+            files = (cert, key, ca)
+        }
+        _ = try HTTPSClient(group: MultiThreadedEventLoopGroup.singleton, caBundle: files.ca, certificate: files.cert, key: files.key)
         let client = PollClient(
             proxy: proxyURL.hasSuffix("/") ? String(proxyURL.dropLast()) : proxyURL, fqdn: fqdn.lowercased(),
-            files: (cert, key, ca), targets: mapping, logger: logger)
+            files: files, targets: mapping, logger: logger)
         print("polling \(proxyURL) for \(fqdn) → ports \(mapping.keys.sorted().map(String.init).joined(separator: ", "))")
         if let admin {
             let group = MultiThreadedEventLoopGroup.singleton
@@ -72,6 +92,7 @@ struct PollCommand: AsyncParsableCommand {
         let loop = Task { await client.run() }
         await ProcessSignals.waitForTermination(onHangup: {})
         loop.cancel()
+        maintenance?.cancel()
     }
 }
 
