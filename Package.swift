@@ -22,9 +22,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
+        // The system OpenSSL (libssl-dev), only for encrypted PKCS#8 keys, which swift-crypto cannot write.
+        .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "MeshCA",
             dependencies: [
+                "CLibCrypto",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

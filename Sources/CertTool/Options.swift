@@ -3,14 +3,46 @@ import Foundation
 import MeshCA
 import X509
 
-/// `--pki DIR`, defaulting to `$CERTTOOL_PKI`, then `./pki`.
+/// `--pki DIR`, defaulting to `$CERTTOOL_PKI`, then `./pki`; and the passphrase of an encrypted CA key.
 struct PKIOptions: ParsableArguments {
     @Option(name: .long, help: "PKI directory (default: $CERTTOOL_PKI or ./pki).")
     var pki: String?
 
+    @Option(name: .customLong("passphrase-file"), help: "File whose first line is the CA key's passphrase (encrypted CA keys).")
+    var passphraseFile: String?
+
+    @Option(name: .customLong("passphrase-env"), help: "Environment variable holding the CA key's passphrase.")
+    var passphraseEnv: String?
+
     var directory: String { pki ?? ProcessInfo.processInfo.environment["CERTTOOL_PKI"] ?? "pki" }
-    var store: DirectoryStore { DirectoryStore(directory: directory) }
+    var store: DirectoryStore { store() }
     var authority: CertificateAuthority { CertificateAuthority(store: store) }
+
+    /// The passphrase source: the file, the variable, else a prompt on the terminal (asked only if needed).
+    func passphrase(confirming: Bool = false) -> KeyPassphrase? {
+        if let passphraseFile { return .file(passphraseFile) }
+        if let passphraseEnv { return .environment(passphraseEnv) }
+        guard isatty(STDIN_FILENO) != 0 else { return nil }
+        let directory = self.directory
+        return KeyPassphrase {
+            let first = Self.ask("Passphrase for \(directory)/private/ca.key: ")
+            if confirming, Self.ask("Again: ") != first {
+                throw MeshCAError.invalidInput("the two passphrases differ")
+            }
+            return first
+        }
+    }
+
+    private static func ask(_ prompt: String) -> [UInt8] {
+        guard let entered = getpass(prompt) else { return [] }
+        defer { memset(entered, 0, strlen(entered)) }
+        return Array(UnsafeBufferPointer(start: entered, count: strlen(entered))).map { UInt8(bitPattern: $0) }
+    }
+
+    func store(caching: Bool = false, encryptingNewCA: Bool = false) -> DirectoryStore {
+        DirectoryStore(directory: directory, caching: caching, passphrase: passphrase(confirming: encryptingNewCA),
+                       encryptsAuthorityKeys: encryptingNewCA)
+    }
 }
 
 struct OutputOptions: ParsableArguments {

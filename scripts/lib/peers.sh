@@ -24,3 +24,9 @@ require_pip() {
   echo "installing ${missing[*]} (pip)" >&2
   python3 -m pip install -q --disable-pip-version-check "${missing[@]}"
 }
+
+# require_build_deps — what building the package needs beyond Swift: the system OpenSSL headers (libssl-dev),
+# linked by the CLibCrypto target for encrypted CA keys.
+require_build_deps() {
+  [ -f /usr/include/openssl/evp.h ] || require_apt openssl-headers-missing:libssl-dev
+}

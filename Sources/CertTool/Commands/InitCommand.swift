@@ -20,18 +20,25 @@ struct InitCommand: ParsableCommand {
     @Flag(help: "Also create an intermediate CA that signs all certificates and CRLs.")
     var intermediate = false
 
+    @Flag(name: .customLong("encrypt-key"), help: "Store the CA keys as encrypted PKCS#8 (passphrase from --passphrase-file, --passphrase-env or a prompt).")
+    var encryptKey = false
+
     func run() throws {
         let setup = CertificateAuthority.Setup(
             commonName: name, keyType: try KeyType(parsing: keyType),
             validity: try ValidityPeriod(parsing: validity), intermediate: intermediate)
-        let material = try pki.authority.initialize(setup)
+        if encryptKey && pki.passphrase() == nil {
+            throw MeshCAError.invalidInput("--encrypt-key needs --passphrase-file FILE, --passphrase-env VAR or a terminal to ask on")
+        }
+        let store = encryptKey ? pki.store(encryptingNewCA: true) : pki.store
+        let material = try CertificateAuthority(store: store).initialize(setup)
         let created = [material.root.certificate] + material.chain
         if output.json {
             try Output.json(created.map(CertificateSummary.init))
             return
         }
         print("created CA '\(name)' in \(pki.directory) (\(setup.keyType.rawValue), valid until \(Output.date(material.root.certificate.notValidAfter)))")
-        print("  root:         \(pki.directory)/ca.crt, key \(pki.directory)/private/ca.key")
+        print("  root:         \(pki.directory)/ca.crt, key \(pki.directory)/private/ca.key\(encryptKey ? " (encrypted)" : "")")
         if material.intermediate != nil {
             print("  intermediate: \(pki.directory)/intermediate.crt, key \(pki.directory)/private/intermediate.key")
         }

@@ -53,7 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
         var logger = Logger(label: "certtool.serve")
         logger.logLevel = level
-        let authority = CertificateAuthority(store: DirectoryStore(directory: pki.directory, caching: true))
+        let authority = CertificateAuthority(store: pki.store(caching: true))
+        _ = try authority.loadAuthority()  // asks for an encrypted key's passphrase now, not at the first request
         let server = try EnrollmentServer(configuration, authority: authority, logger: logger)
         try await server.run(waitForTermination: { onHangup in await ProcessSignals.waitForTermination(onHangup: onHangup) })
     }

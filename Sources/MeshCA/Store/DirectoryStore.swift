@@ -26,10 +26,15 @@ public struct DirectoryStore: PKIStore {
     /// A long-running server keeps the CA and the database in memory between operations, re-reading them only
     /// when the files change (another process wrote them); one-shot commands read them each time.
     let cache: StoreCache?
+    /// Opens encrypted CA keys; with `encryptsAuthorityKeys`, also encrypts the keys of a CA this store creates.
+    let passphrase: KeyPassphrase?
+    let encryptsAuthorityKeys: Bool
 
-    public init(directory: String, caching: Bool = false) {
+    public init(directory: String, caching: Bool = false, passphrase: KeyPassphrase? = nil, encryptsAuthorityKeys: Bool = false) {
         self.directory = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
         self.cache = caching ? StoreCache() : nil
+        self.passphrase = passphrase
+        self.encryptsAuthorityKeys = encryptsAuthorityKeys
     }
 
     public var location: String { directory }
@@ -102,8 +107,18 @@ public struct DirectoryStore: PKIStore {
 
     private func identity(certificatePEM: String, keyPath: String, label: String) throws -> SigningIdentity {
         let certificate = try PEMFiles.certificates(certificatePEM, source: "\(label) certificate").first!
-        guard let keyPEM = try readIfPresent(path(keyPath)) else {
+        guard var keyPEM = try readIfPresent(path(keyPath)) else {
             throw MeshCAError.store("the \(label) private key \(path(keyPath)) is missing: restore it from backup")
+        }
+        if EncryptedKeyPEM.isEncrypted(keyPEM) {
+            guard let passphrase else {
+                throw MeshCAError.invalidInput(
+                    "\(path(keyPath)) is encrypted: give --passphrase-file FILE or --passphrase-env VAR (or run on a terminal to be asked)")
+            }
+            guard let plain = EncryptedKeyPEM.decrypt(keyPEM, passphrase: try passphrase.value()) else {
+                throw MeshCAError.invalidInput("wrong passphrase for \(path(keyPath))")
+            }
+            keyPEM = plain
         }
         let key: Certificate.PrivateKey
         do {
@@ -119,9 +134,9 @@ public struct DirectoryStore: PKIStore {
     }
 
     private func stageAuthority(_ material: AuthorityMaterial, into batch: inout FileBatch) throws {
-        try batch.stage(path("private/ca.key"), try material.root.privateKey.pkcs8PEM(), mode: 0o600)
+        try batch.stage(path("private/ca.key"), try authorityKeyPEM(material.root.privateKey), mode: 0o600)
         if let intermediate = material.intermediate {
-            try batch.stage(path("private/intermediate.key"), try intermediate.privateKey.pkcs8PEM(), mode: 0o600)
+            try batch.stage(path("private/intermediate.key"), try authorityKeyPEM(intermediate.privateKey), mode: 0o600)
             try batch.stage(path("intermediate.crt"), try intermediate.certificate.pemString(), mode: 0o644)
         }
         if try readIfPresent(path("index.txt.attr")) == nil {
@@ -132,6 +147,12 @@ public struct DirectoryStore: PKIStore {
         }
         // ca.crt last: its presence is what marks the store as initialized.
         try batch.stage(path("ca.crt"), try material.root.certificate.pemString(), mode: 0o644)
+    }
+
+    private func authorityKeyPEM(_ key: Certificate.PrivateKey) throws -> String {
+        guard encryptsAuthorityKeys else { return try key.pkcs8PEM() }
+        guard let passphrase else { throw MeshCAError.invalidInput("encrypting the CA key needs a passphrase") }
+        return try EncryptedKeyPEM.encrypt(try key.pkcs8PEM(), passphrase: try passphrase.value())
     }
 
     // MARK: Issued certificates

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// `certtool init --encrypt-key`: the CA keys as encrypted PKCS#8 that openssl reads, the passphrase from a
+/// file, a variable or a prompt, and clear refusals without it.
+@Suite struct EncryptedKeyTests {
+    static let answerPrompts = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/answer_prompts.py").path
+
+    @Test func encryptedCAKeysWorkWithEveryPassphraseSourceAndRefuseWithoutOne() throws {
+        let ws = try Workspace()
+        try ws.write("pass", "correct horse\n")
+        try ws.write("wrong", "battery staple\n")
+        try ws.ok(["init", "--intermediate", "--encrypt-key", "--passphrase-file", "pass"])
+        for key in ["ca", "intermediate"] {
+            #expect(try ws.read("pki/private/\(key).key").hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+            #expect(try ws.mode("pki/private/\(key).key") == 0o600)
+            #expect(try ws.openssl(["pkey", "-in", "pki/private/\(key).key", "-passin", "file:pass", "-noout"]).status == 0)
+            #expect(try ws.openssl(["pkey", "-in", "pki/private/\(key).key", "-passin", "pass:nope", "-noout"]).status != 0)
+        }
+        let parameters = try ws.openssl(["asn1parse", "-in", "pki/private/ca.key"]).stdout
+        #expect(parameters.contains("PBES2") && parameters.contains("PBKDF2") && parameters.contains("aes-256-cbc"))
+
+        // Without the passphrase, or with a wrong one: one line, exit 2, nothing written.
+        let before = ws.snapshot()
+        let missing = try ws.certtool(["issue", "web", "--san", "DNS:web.example.internal"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "certtool: error: \(ws.pki)/private/ca.key is encrypted: give --passphrase-file FILE or --passphrase-env VAR (or run on a terminal to be asked)\n")
+        let wrong = try ws.certtool(["issue", "web", "--san", "DNS:web.example.internal", "--passphrase-file", "wrong"])
+        #expect(wrong.status == 2 && wrong.stderr == "certtool: error: wrong passphrase for \(ws.pki)/private/intermediate.key\n" ||
+                wrong.stderr == "certtool: error: wrong passphrase for \(ws.pki)/private/ca.key\n", "\(wrong.stderr)")
+        #expect(ws.snapshot() == before)
+
+        // From a file, a variable, and a terminal prompt.
+        try ws.ok(["issue", "web", "--san", "DNS:web.example.internal", "--passphrase-file", "pass"])
+        let fromEnv = try ws.certtool(["revoke", "web", "--passphrase-env", "CA_PASS"], environment: ["CA_PASS": "correct horse"])
+        #expect(fromEnv.status == 0, "\(fromEnv.output)")
+        let prompted = try Command.run(
+            "python3", [Self.answerPrompts, "correct horse", Workspace.certtoolPath, "issue", "api", "--san", "DNS:api.example.internal", "--pki", ws.pki],
+            directory: ws.url)
+        #expect(prompted.status == 0 && prompted.stdout.contains("Passphrase for"), "\(prompted.output)")
+        #expect(try ws.openssl(["verify", "-CAfile", "pki/ca.crt", "-untrusted", "pki/intermediate.crt", "pki/issued/api.crt"]).status == 0)
+
+        // The CA server asks once, at start.
+        let ca = try CAServerFixture(["--passphrase-file", "pass"], ws: ws, skipInit: true)
+        #expect(try ca.curl("/healthz").body == "ok")
+    }
+
+    @Test func encryptingNeedsAPassphraseSourceAndConfirmsAPromptedOne() throws {
+        let ws = try Workspace()
+        let none = try ws.certtool(["init", "--encrypt-key"])
+        #expect(none.status == 2 && none.stderr.contains("--encrypt-key needs --passphrase-file"))
+        #expect(!FileManager.default.fileExists(atPath: ws.pki))
+        let prompted = try Command.run(
+            "python3", [Self.answerPrompts, "typed twice", Workspace.certtoolPath, "init", "--encrypt-key", "--pki", ws.pki], directory: ws.url)
+        #expect(prompted.status == 0 && prompted.stdout.contains("Again: "), "\(prompted.output)")
+        #expect(try ws.openssl(["pkey", "-in", "pki/private/ca.key", "-passin", "pass:typed twice", "-noout"]).status == 0)
+    }
+}
