@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// Faults: processes killed mid-write, upstreams dying mid-response.
+@Suite struct FaultTests {
+    /// Issuing processes killed with SIGKILL at random moments leave a pki whose every index row has its
+    /// certificate file, that openssl and certtool still read, and where the next issuance works.
+    @Test func killNineDuringIssuanceLeavesAConsistentPKI() throws {
+        let ws = try Workspace()
+        try ws.ok(["init"])
+        for round in 0..<12 {
+            let issuer = try BackgroundProcess(
+                "/bin/sh", ["-c", "i=0; while true; do i=$((i+1)); '\(Workspace.certtoolPath)' issue r\(round)-$i --san DNS:r\(round)-$i.example --pki '\(ws.pki)' >/dev/null 2>&1; done"],
+                in: ws, name: "issuer", ready: nil)
+            Thread.sleep(forTimeInterval: Double.random(in: 0.2...0.6))
+            // Kill the shell and whatever certtool it is running, mid-write or not.
+            _ = try? Command.run("pkill", ["-KILL", "-P", String(issuer.process.processIdentifier)])
+            issuer.stop()
+        }
+        let list = try ws.certtool(["list", "--json"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let index = try ws.read("pki/index.txt")
+        let rows = index.split(separator: "\n")
+        #expect(rows.count > 5, "issuances happened: \(rows.count)")
+        for row in rows {
+            let serial = row.split(separator: "\t", omittingEmptySubsequences: false)[3]
+            #expect(FileManager.default.fileExists(atPath: ws.path("pki/certs_by_serial/\(serial).pem")), "row without certificate: \(row)")
+        }
+        // The next issuance works, and openssl reads the database it leaves.
+        try ws.ok(["issue", "after", "--san", "DNS:after.example"])
+        let serial = try ws.serial("pki/issued/after.crt")
+        try ws.write("openssl.cnf", "[ca]\ndefault_ca = meshca\n[meshca]\ndatabase = pki/index.txt\n")
+        #expect(try ws.openssl(["ca", "-config", "openssl.cnf", "-status", serial]).output.contains("=Valid (V)"))
+        let text = try ws.read("pki/index.txt")
+        #expect(text.hasSuffix("\n") && text.contains("\t\(serial)\t"))
+    }
+
+    /// The upstream dies in the middle of a 50 MB answer: that client's transfer fails cleanly, and the
+    /// sidecar serves the next request once the upstream is back.
+    @Test func upstreamKilledMidResponse() throws {
+        let fixture = try SidecarFixture()
+        try fixture.startSidecar(["--allow-san", "DNS:prometheus.example.internal", "--allow-path", "/big", "--allow-path", "/metrics"])
+        let download = try BackgroundProcess(
+            "curl", ["-sS", "--max-time", "30", "--cacert", "pki/ca.crt", "--cert", "pki/issued/prom.crt", "--key", "pki/private/prom.key",
+                     "--limit-rate", "2M", "-o", "big.out", "-w", "%{http_code}", "https://127.0.0.1:\(fixture.port)/big"],
+            in: fixture.ws, name: "download", ready: nil)
+        Thread.sleep(forTimeInterval: 1.5)
+        fixture.upstream.stop()  // SIGKILL mid-response
+        download.process.waitUntilExit()
+        #expect(download.process.terminationStatus != 0, "curl saw the cut: \(download.output)")
+        let received = (try? FileManager.default.attributesOfItem(atPath: fixture.ws.path("big.out"))[.size] as? Int) ?? 0
+        #expect(received > 0 && received < 50 << 20, "a partial body, not a silent truncation dressed as success: \(received)")
+        #expect(fixture.sidecar!.process.isRunning)
+        // The upstream is gone: 502 at once, not a hang.
+        #expect(try fixture.curl().status == 502)
+    }
+}
