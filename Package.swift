@@ -99,6 +99,15 @@ let package = Package(
             // Channel handlers are confined to their event loop; NIO's isolation annotations are adopted later.
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // Fuzz targets for the parsers of untrusted input; replays inputs in normal builds (scripts/fuzz).
+        .executableTarget(
+            name: "MeshCAFuzz",
+            dependencies: [
+                "MeshCA", "MeshTLS",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "MeshCATests", dependencies: ["MeshCA"]),
         .testTarget(
             name: "MeshTLSTests",

@@ -14,11 +14,15 @@ public enum WebConfigFile {
     ]
 
     public static func load(_ path: String) throws -> ServerTLS {
-        let text = String(decoding: try TLSFiles.read(path, what: "web config file"), as: UTF8.self)
+        try parse(String(decoding: try TLSFiles.read(path, what: "web config file"), as: UTF8.self), path: path)
+    }
+
+    /// Parses a web config's text; `path` names it in errors and anchors its relative file paths.
+    public static func parse(_ text: String, path: String) throws -> ServerTLS {
         func fail(_ why: String) -> MeshCAError { .invalidInput("\(path): \(why)") }
         let document: Any?
         do {
-            document = try Yams.load(yaml: text)
+            document = try SafeYAML.load(text)
         } catch {
             throw fail("not valid YAML (\(error))")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCA
+import MeshTLS
 import Yams
 
 /// `scrape-sidecar serve --config FILE`: the command-line options as YAML (keys with underscores, lists for
@@ -46,7 +47,7 @@ struct SidecarConfigFile: Decodable {
         }
         let text = String(decoding: data, as: UTF8.self)
         do {
-            if let mapping = try Yams.load(yaml: text) as? [String: Any] {
+            if let mapping = try SafeYAML.load(text) as? [String: Any] {
                 let known = Set(CodingKeys.allCases.map(\.rawValue))
                 if let unknown = mapping.keys.sorted().first(where: { !known.contains($0) }) {
                     throw MeshCAError.invalidInput("\(path): unknown key '\(unknown)'")
