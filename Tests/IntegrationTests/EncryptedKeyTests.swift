@@ -1,4 +1,5 @@
 import Foundation
+import SwiftASN1
 import Testing
 
 /// `certtool init --encrypt-key`: the CA keys as encrypted PKCS#8 that openssl reads, the passphrase from a
@@ -13,7 +14,7 @@ import Testing
         try ws.write("wrong", "battery staple\n")
         try ws.ok(["init", "--intermediate", "--encrypt-key", "--passphrase-file", "pass"])
         for key in ["ca", "intermediate"] {
-            #expect(try ws.read("pki/private/\(key).key").hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+            #expect(try PEMDocument(pemString: ws.read("pki/private/\(key).key")).discriminator == "ENCRYPTED PRIVATE KEY")
             #expect(try ws.mode("pki/private/\(key).key") == 0o600)
             #expect(try ws.openssl(["pkey", "-in", "pki/private/\(key).key", "-passin", "file:pass", "-noout"]).status == 0)
             #expect(try ws.openssl(["pkey", "-in", "pki/private/\(key).key", "-passin", "pass:nope", "-noout"]).status != 0)
@@ -27,8 +28,8 @@ import Testing
         #expect(missing.status == 2)
         #expect(missing.stderr == "certtool: error: \(ws.pki)/private/ca.key is encrypted: give --passphrase-file FILE or --passphrase-env VAR (or run on a terminal to be asked)\n")
         let wrong = try ws.certtool(["issue", "web", "--san", "DNS:web.example.internal", "--passphrase-file", "wrong"])
-        #expect(wrong.status == 2 && wrong.stderr == "certtool: error: wrong passphrase for \(ws.pki)/private/intermediate.key\n" ||
-                wrong.stderr == "certtool: error: wrong passphrase for \(ws.pki)/private/ca.key\n", "\(wrong.stderr)")
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr == "certtool: error: wrong passphrase for \(ws.pki)/private/ca.key\n", "\(wrong.stderr)")
         #expect(ws.snapshot() == before)
 
         // From a file, a variable, and a terminal prompt.

@@ -1,5 +1,6 @@
 import CLibCrypto
 import Foundation
+import SwiftASN1
 
 /// Where the passphrase of an encrypted CA key comes from. It is read at most once per process, and only
 /// when an encrypted key is actually read or written.
@@ -49,7 +50,9 @@ public final class KeyPassphrase: @unchecked Sendable {
 /// Encrypted PKCS#8 (PBES2: PBKDF2-HMAC-SHA256, AES-256-CBC) through the system libcrypto, which
 /// `openssl pkey -passin` reads; swift-crypto has no password-based encryption.
 enum EncryptedKeyPEM {
-    static func isEncrypted(_ pem: String) -> Bool { pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") }
+    static func isEncrypted(_ pem: String) -> Bool {
+        (try? PEMDocument(pemString: pem))?.discriminator == "ENCRYPTED PRIVATE KEY"
+    }
 
     static func encrypt(_ plainPEM: String, passphrase: [UInt8]) throws -> String {
         guard let pem = convert(plainPEM, inputPassphrase: nil, outputPassphrase: passphrase) else {
