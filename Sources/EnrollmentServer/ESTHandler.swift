@@ -1,4 +1,5 @@
 import Foundation
+import MeshTLS
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -72,15 +73,11 @@ final class ESTHandler: ChannelInboundHandler {
             body: body, clientCertificate: clientCertificate)
     }
 
-    /// Answers in the request's HTTP version; HTTP/1.0 keep-alive clients (ab -k) need it said explicitly.
+    /// Answers in the request's HTTP version.
     private func write(_ context: ChannelHandlerContext, _ response: ESTResponse, version: HTTPVersion, keepAlive: Bool) {
         var headers = HTTPHeaders([("content-type", response.contentType), ("content-length", "\(response.body.count)")])
         for (name, value) in response.headers { headers.add(name: name, value: value) }
-        if !keepAlive {
-            headers.add(name: "connection", value: "close")
-        } else if version == .http1_0 {
-            headers.add(name: "connection", value: "keep-alive")
-        }
+        headers.setConnection(keepAlive: keepAlive, version: version)
         let status = HTTPResponseStatus(statusCode: response.status)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)

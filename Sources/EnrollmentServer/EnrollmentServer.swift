@@ -96,10 +96,7 @@ public final class EnrollmentServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(NIOSSLServerHandler(
-                        context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(RequestReadTimeout(timeout: readTimeout))
+                    try pipeline.addHTTPServerHandlers(tls: tls, readTimeout: readTimeout)
                     try pipeline.addHandler(ESTHandler(service: service))
                 }
             }

@@ -29,7 +29,7 @@ struct TokenCommand: AsyncParsableCommand {
         guard !sans.isEmpty else { throw MeshCAError.invalidInput("a token must grant at least one SAN: give --san") }
         let grant = EnrollmentGrant(
             subjectAltNames: try sans.map(SubjectAltName.init(parsing:)), profile: profile, name: name)
-        try CertificateAuthority.validateName(grant.certificateName)
+        try CertificateAuthority.validate(name: grant.certificateName)
         let ttl = try ValidityPeriod(parsing: ttl)
         let provisioner = try pki.authority.provisioner(create: true)
         let now = Date()

@@ -35,9 +35,9 @@ extension CertificateAuthority {
 
     private func makeJob(
         publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest,
-        authorization: EnrollmentJob.Authorization, now: Date
+        authorization: EnrollmentJob.Authorization, signer: SigningIdentity? = nil, now: Date
     ) throws -> EnrollmentJob {
-        let signer = try loadAuthority().signer
+        let signer = try signer ?? loadAuthority().signer
         var job = EnrollmentJob(
             publicKey: publicKey, subject: subject, request: request, authorization: authorization,
             leaf: signer.certificate, signer: signer.certificate)
@@ -77,7 +77,8 @@ extension CertificateAuthority {
     public func prepareRenewal(
         _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod, now: Date = Date()
     ) throws -> EnrollmentJob {
-        try checkIssuedHere(current, now: now)
+        let signer = try loadAuthority().signer
+        try Self.checkIssued(current, by: signer.certificate, now: now)
         try Self.checkRequest(csr)
         let sans = current.subjectAltNames
         if let requested = try Self.requestedSubjectAltNames(csr),
@@ -93,7 +94,7 @@ extension CertificateAuthority {
         let request = LeafRequest(name: name, subjectAltNames: sans, profile: profile, validity: validity, force: true)
         return try makeJob(
             publicKey: csr.publicKey, subject: current.subject, request: request,
-            authorization: .renewal(serial: current.serialNumber.hexString), now: now)
+            authorization: .renewal(serial: current.serialNumber.hexString), signer: signer, now: now)
     }
 
     /// Records prepared enrollments under one lock with one durable write (group commit). A
@@ -145,8 +146,7 @@ extension CertificateAuthority {
 
     /// The CA checks its own issuance directly — the signer's signature and the validity dates — rather than
     /// building a path: there is exactly one issuer a renewable certificate can have.
-    private func checkIssuedHere(_ certificate: Certificate, now: Date) throws {
-        let signer = try loadAuthority().signer.certificate
+    private static func checkIssued(_ certificate: Certificate, by signer: Certificate, now: Date) throws {
         guard certificate.issuer == signer.subject,
             signer.publicKey.isValidSignature(certificate.signature, for: certificate)
         else {

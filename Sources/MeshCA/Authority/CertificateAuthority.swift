@@ -169,12 +169,9 @@ public struct CertificateAuthority: Sendable {
         }
     }
 
-    /// Throws when `name` cannot name a certificate (see `validate(name:)`).
-    public static func validateName(_ name: String) throws { try validate(name: name) }
-
     /// Names become file names under issued/ and private/, so they are restricted to a safe alphabet, and the
     /// CA's own file names are reserved.
-    static func validate(name: String) throws {
+    public static func validate(name: String) throws {
         let allowed = name.utf8.allSatisfy { c in
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
                 || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == UInt8(ascii: "_")

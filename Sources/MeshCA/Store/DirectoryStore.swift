@@ -212,9 +212,12 @@ public struct DirectoryStore: PKIStore {
     // MARK: Database and CRL
 
     public func loadDatabase() throws -> CertificateDatabase {
-        if let cached = cache?.database(stamp: FileStamp(path("index.txt"))) { return cached }
+        let stamp = FileStamp(path("index.txt"))
+        if let cached = cache?.database(stamp: stamp) { return cached }
         guard let text = try readIfPresent(path("index.txt")) else { return CertificateDatabase() }
-        return try CertificateDatabase(parsing: text, source: path("index.txt"))
+        let database = try CertificateDatabase(parsing: text, source: path("index.txt"))
+        cache?.remember(database, stamp: stamp)
+        return database
     }
 
     public func saveDatabase(_ database: CertificateDatabase) throws {
@@ -289,13 +292,8 @@ final class StoreCache: @unchecked Sendable {
 
     func remember(_ material: AuthorityMaterial, stamps: [FileStamp]) { lock.withLock { authority = (material, stamps) } }
 
-    /// Hands the cached database over (and forgets it), so the caller's appends do not copy every row; the
-    /// caller remembers the new one after writing it.
     func database(stamp: FileStamp) -> CertificateDatabase? {
-        lock.withLock {
-            defer { database = nil }
-            return database?.stamp == stamp && stamp.size >= 0 ? database?.value : nil
-        }
+        lock.withLock { database?.stamp == stamp && stamp.size >= 0 ? database?.value : nil }
     }
 
     func remember(_ value: CertificateDatabase, stamp: FileStamp) { lock.withLock { database = (value, stamp) } }

@@ -41,6 +41,9 @@ final class PushProxHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var waitingPoll: PushProxRegistry.Poll?
     private var identity: PeerIdentity?
     private var identityRead = false
+    /// Of the request being answered.
+    private var keepAlive = true
+    private var version = HTTPVersion.http1_1
 
     init(registry: PushProxRegistry, policy: PushProxPolicy, plainScrapeListener: Bool, logger: Logger) {
         self.registry = registry
@@ -53,6 +56,8 @@ final class PushProxHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
+            keepAlive = head.isKeepAlive
+            version = head.version
             body.clear()
             refusal = nil
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit(for: head) {
@@ -201,10 +206,14 @@ final class PushProxHandler: ChannelInboundHandler, RemovableChannelHandler {
         var head = response.head
         for name in ["connection", "keep-alive", "transfer-encoding", "content-length"] { head.headers.remove(name: name) }
         head.headers.add(name: "content-length", value: "\(response.body.readableBytes)")
-        head.version = .http1_1
+        head.version = version
+        head.headers.setConnection(keepAlive: keepAlive, version: version)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let keepAlive = self.keepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
     }
 
     private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ text: String, close: Bool = false) {
@@ -214,8 +223,9 @@ final class PushProxHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: ByteBuffer, contentType: String,
                          close: Bool = false) {
         var headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.readableBytes)")])
-        if close { headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        let close = close || !keepAlive
+        headers.setConnection(keepAlive: !close, version: version)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if close { context.close(promise: nil) }

@@ -81,13 +81,9 @@ final class PushProxServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    if useTLS {
-                        try pipeline.addHandler(NIOSSLServerHandler(
-                            context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
-                        try pipeline.addHandler(HandshakeFailureCounter(metrics: metrics, listener: "\(address.host):\(address.port)"))
-                    }
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(RequestReadTimeout(timeout: readTimeout))
+                    try pipeline.addHTTPServerHandlers(
+                        tls: useTLS ? tls : nil, afterTLS: [HandshakeFailureCounter(metrics: metrics, listener: "\(address.host):\(address.port)")],
+                        readTimeout: readTimeout)
                     try pipeline.addHandler(PushProxHandler(
                         registry: registry, policy: policy, plainScrapeListener: !useTLS, logger: logger))
                 }

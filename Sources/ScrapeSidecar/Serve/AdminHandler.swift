@@ -11,6 +11,7 @@ final class AdminHandler: ChannelInboundHandler {
     private let metrics: SidecarMetrics
     private let readiness: @Sendable () -> EventLoopFuture<String?>
     private var keepAlive = true
+    private var version = HTTPVersion.http1_1
 
     /// Binds an admin listener on `group`: plain HTTP, loopback by default.
     static func bind(group: EventLoopGroup, host: String, port: Int, metrics: SidecarMetrics, readTimeout: TimeAmount,
@@ -19,8 +20,7 @@ final class AdminHandler: ChannelInboundHandler {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(RequestReadTimeout(timeout: readTimeout))
+                    try channel.pipeline.syncOperations.addHTTPServerHandlers(tls: nil, readTimeout: readTimeout)
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics, readiness: readiness))
                 }
             }
@@ -36,6 +36,7 @@ final class AdminHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = unwrapInboundIn(data) else { return }
         keepAlive = head.isKeepAlive
+        version = head.version
         switch head.uri.prefix(while: { $0 != "?" }) {
         case "/healthz":
             respond(context, .ok, "ok\n")
@@ -59,8 +60,9 @@ final class AdminHandler: ChannelInboundHandler {
                          contentType: String = "text/plain; charset=utf-8") {
         var body = context.channel.allocator.buffer(capacity: text.utf8.count)
         body.writeString(text)
-        let headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.readableBytes)")])
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        var headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.readableBytes)")])
+        headers.setConnection(keepAlive: keepAlive, version: version)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let keepAlive = self.keepAlive
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in

@@ -39,7 +39,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         /// A poll held back until its body (the FQDN) is checked against the client certificate.
         case collectingPoll(head: HTTPRequestHead, body: ByteBuffer)
         /// Waiting for an upstream connection; request parts are buffered.
-        case connecting(pending: [HTTPClientRequestPart], bodyBytes: Int, ended: Bool)
+        case connecting(pending: [HTTPClientRequestPart], ended: Bool)
         case forwarding(upstream: Channel, requestEnded: Bool, responseStarted: Bool)
     }
 
@@ -64,6 +64,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     private var requestBodyBytes = 0
     /// Computed once per connection: the identity does not change between keep-alive requests.
     private lazy var forwardedClientCert = identity.map(IdentityHeaders.xfcc)
+    private var nginxHeaders: [(String, String)]?
     private var keepAlive = true
     private var requestVersion = HTTPVersion.http1_1
     private var timeout: Scheduled<Void>?
@@ -104,9 +105,9 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
                 }
                 body.writeBuffer(&buffer)
                 state = .collectingPoll(head: head, body: body)
-            case .connecting(var pending, let bytes, let ended):
+            case .connecting(var pending, let ended):
                 pending.append(.body(.byteBuffer(buffer)))
-                state = .connecting(pending: pending, bodyBytes: bytes + buffer.readableBytes, ended: ended)
+                state = .connecting(pending: pending, ended: ended)
             case .forwarding(let upstream, _, _):
                 upstream.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
             case .idle, .refusing:
@@ -123,10 +124,11 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
                     respond(.forbidden, "the client certificate does not carry DNS:\(fqdn): polls for it are refused", context: context)
                     return
                 }
-                connectUpstream(pending: [.head(head), .body(.byteBuffer(body)), .end(nil)], ended: true, context: context)
-            case .connecting(var pending, let bytes, _):
+                connectUpstream(pending: [.head(head), .body(.byteBuffer(body)), .end(nil)], ended: true,
+                                deadline: upstreamDeadline(head), context: context)
+            case .connecting(var pending, _):
                 pending.append(.end(nil))
-                state = .connecting(pending: pending, bodyBytes: bytes, ended: true)
+                state = .connecting(pending: pending, ended: true)
             case .forwarding(let upstream, _, let started):
                 upstream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                 state = .forwarding(upstream: upstream, requestEnded: true, responseStarted: started)
@@ -200,16 +202,18 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
             state = .collectingPoll(head: upstreamHead, body: context.channel.allocator.buffer(capacity: 64))
             return
         }
-        connectUpstream(pending: [.head(upstreamHead)], ended: false, context: context)
+        connectUpstream(pending: [.head(upstreamHead)], ended: false, deadline: upstreamDeadline(head), context: context)
+    }
+
+    /// `X-Prometheus-Scrape-Timeout-Seconds` when the request carries it, else the policy's default.
+    private func upstreamDeadline(_ head: HTTPRequestHead) -> TimeAmount {
+        let seconds = head.headers.first(name: "x-prometheus-scrape-timeout-seconds").flatMap(Double.init)
+        return seconds.map { TimeAmount.milliseconds(Int64($0 * 1000)) } ?? policy.defaultTimeout
     }
 
     /// Starts the upstream deadline and asks the pool for a connection; `pending` goes out once connected.
-    private func connectUpstream(pending: [HTTPClientRequestPart], ended: Bool, context: ChannelHandlerContext) {
-        let head: HTTPRequestHead? = { if case .head(let head) = pending.first { return head } else { return nil } }()
-        state = .connecting(pending: pending, bodyBytes: 0, ended: ended)
-
-        let seconds = head?.headers.first(name: "x-prometheus-scrape-timeout-seconds").flatMap(Double.init)
-        let deadline = seconds.map { TimeAmount.milliseconds(Int64($0 * 1000)) } ?? policy.defaultTimeout
+    private func connectUpstream(pending: [HTTPClientRequestPart], ended: Bool, deadline: TimeAmount, context: ChannelHandlerContext) {
+        state = .connecting(pending: pending, ended: ended)
         timeout = context.eventLoop.scheduleTask(in: deadline) { [weak self] in self?.upstreamTimedOut() }
 
         pools.pool(for: context.eventLoop).acquire().whenComplete { [weak self] result in
@@ -222,7 +226,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
     }
 
     private func connected(_ upstream: Channel) {
-        guard case .connecting(let pending, _, let ended) = state, context != nil else {
+        guard case .connecting(let pending, let ended) = state, context != nil else {
             pools.pool(for: upstream.eventLoop).release(upstream)
             return
         }
@@ -249,7 +253,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         // An HTTP/1.0 client cannot read chunked bodies: without a length, the end of the body is the close.
         if requestVersion == .http1_0 && !head.headers.contains(name: "content-length") { keepAlive = false }
         head.version = requestVersion
-        Self.setConnectionHeader(&head.headers, keepAlive: keepAlive, version: requestVersion)
+        head.headers.setConnection(keepAlive: keepAlive, version: requestVersion)
         latency.record(Double((NIODeadline.now() - requestStart).nanoseconds) / 1e9)
         countRequest(head.status)
         state = .forwarding(upstream: upstream, requestEnded: ended, responseStarted: true)
@@ -288,7 +292,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         timeout = nil
         guard let context else { return }
         switch state {
-        case .connecting(_, _, let ended), .forwarding(_, let ended, false):
+        case .connecting(_, let ended), .forwarding(_, let ended, false):
             if case .forwarding(let upstream, _, _) = state { detach(upstream) }
             logger.warning("upstream failed", metadata: ["listener": "\(listener)", "error": "\(error)"])
             if ended {
@@ -360,7 +364,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         var body = context.channel.allocator.buffer(capacity: reason.utf8.count + 1)
         body.writeString(reason + "\n")
         var headers = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", "\(body.readableBytes)")])
-        Self.setConnectionHeader(&headers, keepAlive: keepAlive, version: requestVersion)
+        headers.setConnection(keepAlive: keepAlive, version: requestVersion)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestVersion, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let keepAlive = self.keepAlive
@@ -371,20 +375,23 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
 
     /// nginx's `$ssl_client_verify` and `$ssl_client_s_dn`: SUCCESS with a verified certificate, FAILED when
     /// one was presented but not verified (`--verify-client optional_no_ca`), NONE without one.
+    /// Worked out once per connection, like the identity: the peer does not change between requests.
     private func addNginxIdentityHeaders(_ headers: inout HTTPHeaders, context: ChannelHandlerContext) {
-        if let identity {
-            headers.add(name: "x-ssl-client-verify", value: "SUCCESS")
-            headers.add(name: "x-ssl-client-s-dn", value: identity.subject)
-        } else if let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-            let presented = handler.peerCertificate
-        {
-            headers.add(name: "x-ssl-client-verify", value: "FAILED:certificate not verified")
-            if let certificate = try? Certificate(derEncoded: presented.toDERBytes()) {
-                headers.add(name: "x-ssl-client-s-dn", value: certificate.subject.description)
+        if nginxHeaders == nil {
+            if let identity {
+                nginxHeaders = [("x-ssl-client-verify", "SUCCESS"), ("x-ssl-client-s-dn", identity.subject)]
+            } else if let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+                let presented = handler.peerCertificate
+            {
+                nginxHeaders = [("x-ssl-client-verify", "FAILED:certificate not verified")]
+                if let certificate = try? Certificate(derEncoded: presented.toDERBytes()) {
+                    nginxHeaders?.append(("x-ssl-client-s-dn", certificate.subject.description))
+                }
+            } else {
+                nginxHeaders = [("x-ssl-client-verify", "NONE")]
             }
-        } else {
-            headers.add(name: "x-ssl-client-verify", value: "NONE")
         }
+        headers.add(contentsOf: nginxHeaders ?? [])
     }
 
     /// The verified client identity, read once per connection from the TLS handler.
@@ -392,15 +399,6 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
         if let identity { return identity }
         identity = PeerIdentity(validatedPeerOf: context.pipeline.syncOperations)
         return identity
-    }
-
-    /// HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes unless told `keep-alive`.
-    private static func setConnectionHeader(_ headers: inout HTTPHeaders, keepAlive: Bool, version: HTTPVersion) {
-        if !keepAlive {
-            headers.replaceOrAdd(name: "connection", value: "close")
-        } else if version == .http1_0 {
-            headers.replaceOrAdd(name: "connection", value: "keep-alive")
-        }
     }
 
     private static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization"]

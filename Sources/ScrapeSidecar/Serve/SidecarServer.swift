@@ -115,11 +115,8 @@ final class SidecarServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     let name = "\(route.listenHost):\(channel.localAddress?.port ?? route.listenPort)"
-                    try pipeline.addHandler(NIOSSLServerHandler(
-                        context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
-                    try pipeline.addHandler(HandshakeFailureCounter(metrics: metrics, listener: name))
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(RequestReadTimeout(timeout: readTimeout))
+                    try pipeline.addHTTPServerHandlers(
+                        tls: tls, afterTLS: [HandshakeFailureCounter(metrics: metrics, listener: name)], readTimeout: readTimeout)
                     try pipeline.addHandler(ScrapeProxyHandler(
                         policy: policy, pools: pools, metrics: metrics, listener: name, inFlight: inFlight, logger: logger))
                 }
