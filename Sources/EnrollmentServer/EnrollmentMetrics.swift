@@ -16,7 +16,7 @@ final class EnrollmentMetrics: Sendable {
         ).increment()
     }
 
-    /// `reason` is an `EnrollmentRefusal.Kind` label or `internal`, so the label set stays bounded.
+    /// `reason` is an `EnrollmentRefusal.Kind` label, `bad_request`, `storage` or `internal`: a bounded label set.
     func failed(endpoint: String, reason: String) {
         registry.makeCounter(
             descriptor: Self.name("enrollment_failures", "total", "Refused or failed EST enrollments, by endpoint and reason."),

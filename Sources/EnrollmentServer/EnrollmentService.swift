@@ -141,6 +141,12 @@ final class EnrollmentService: Sendable {
             metrics.failed(endpoint: endpoint, reason: refusal.reason)
             logger.notice("enrollment refused", metadata: ["endpoint": "\(endpoint)", "reason": "\(refusal.reason)", "detail": "\(refusal.message)"])
             return .text(Self.status(refusal.kind), refusal.message, headers: refusal.kind == .missingCredentials ? [("www-authenticate", "Bearer")] : [])
+        } catch MeshCAError.io(let detail) {
+            // The CA's own storage failed (disk full, read-only): nothing was issued, the token is unspent, and
+            // the client should retry later; the detail names server paths, so it goes to the log only.
+            metrics.failed(endpoint: endpoint, reason: "storage")
+            logger.error("enrollment failed: cannot store the certificate", metadata: ["endpoint": "\(endpoint)", "error": "\(detail)"])
+            return .text(503, "the CA cannot store certificates right now: retry later", headers: [("retry-after", "30")])
         } catch let error as MeshCAError {
             let status = error.exitStatus == 2 ? 400 : 500
             metrics.failed(endpoint: endpoint, reason: status == 400 ? "bad_request" : "internal")

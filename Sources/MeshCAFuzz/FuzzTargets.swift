@@ -27,6 +27,7 @@ enum FuzzTargets {
         "http-request": { _ = try? HTTPMessageCodec.decodeRequest(ByteBuffer(bytes: $0)) },
         "http-response": { _ = try? HTTPMessageCodec.decodeResponse(ByteBuffer(bytes: $0)) },
         "web-config": { _ = try? WebConfigFile.parse(String(decoding: $0, as: UTF8.self), path: "/fuzz/web.yml") },
+        "sidecar-config": { _ = try? SidecarConfigFile.parse(String(decoding: $0, as: UTF8.self), path: "/fuzz/sidecar.yml") },
     ]
 
     static let key = P256.Signing.PrivateKey()

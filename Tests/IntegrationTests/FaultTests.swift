@@ -35,6 +35,38 @@ import Testing
         #expect(text.hasSuffix("\n") && text.contains("\t\(serial)\t"))
     }
 
+    /// The CA's clock three minutes ahead of or behind the sidecar's (libfaketime): notBefore is back-dated
+    /// 5 minutes, so the agent on the real clock trusts the CA's server certificate, openssl accepts the issued
+    /// set at once, and renewal over mTLS works with the CA judging the client on its own clock.
+    @Test(arguments: [3, -3])
+    func clockSkewBetweenCAAndSidecarIsAbsorbed(minutes: Int) throws {
+        let skew = ["faketime", "-f", minutes > 0 ? "+\(minutes)m" : "\(minutes)m"]
+        // The CA is made, serves and hands out tokens on its own clock.
+        let ws = try Workspace()
+        func onCAClock(_ arguments: [String]) throws -> CommandResult {
+            try Command.run(skew[0], Array(skew.dropFirst()) + [Workspace.certtoolPath] + arguments + ["--pki", ws.pki], directory: ws.url)
+        }
+        #expect(try onCAClock(["init"]).status == 0)
+        let ca = try CAServerFixture(["--default-validity", "1h"], ws: ws, skipInit: true, wrapper: skew)
+        let token = try onCAClock(["token", "--san", "DNS:prometheus.example.internal", "--client"])
+        #expect(token.status == 0, "\(token.output)")
+        try ca.ws.write("token", token.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+
+        let enrolled = try Command.run(Workspace.sidecarPath, CertAgentTests.agentArguments(ca, out: "certs") + ["--once"], directory: ca.ws.url)
+        #expect(enrolled.status == 0, "\(enrolled.output)")
+        let pair = try #require(CertAgentTests.readPair(ca.ws.path("certs")))
+        let expectedNotBefore = Date() + Double(minutes * 60) - 5 * 60
+        #expect(abs(pair.certificate.notValidBefore.timeIntervalSince(expectedNotBefore)) < 30, "the CA ran on the skewed clock")
+        let verify = try ca.ws.openssl(["verify", "-purpose", "sslclient", "-CAfile", "certs/root-cert.pem", "certs/cert-chain.pem"])
+        #expect(verify.status == 0, "\(verify.output)")
+
+        try ca.makeCSR("renew", subject: "/CN=prometheus.example.internal", sans: "DNS:prometheus.example.internal")
+        let renewed = try ca.curl("/.well-known/est/simplereenroll", [
+            "-H", "Content-Type: application/pkcs10", "--data-binary", "@renew.b64",
+            "--cert", "certs/cert-chain.pem", "--key", "certs/key.pem"])
+        #expect(renewed.status == 200, "\(renewed)")
+    }
+
     /// The upstream dies in the middle of a 50 MB answer: that client's transfer fails cleanly, and the
     /// sidecar serves the next request once the upstream is back.
     @Test func upstreamKilledMidResponse() throws {

@@ -6,7 +6,7 @@ import Testing
 @Suite struct FuzzRegressionTests {
     static let regressions = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("FuzzRegressions").path
-    static let targets = ["san", "csr", "pem", "pkcs7", "index", "token", "http-request", "http-response", "web-config"]
+    static let targets = ["san", "csr", "pem", "pkcs7", "index", "token", "http-request", "http-response", "web-config", "sidecar-config"]
 
     @Test(arguments: targets)
     func replaysWithoutCrashing(target: String) throws {

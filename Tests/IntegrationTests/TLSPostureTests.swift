@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// sslyze (PyPI) against every TLS listener: no protocol below TLS 1.2, only AEAD suites, no client-initiated
-/// renegotiation, no compression.
+/// sslyze (PyPI) and testssl.sh (Debian) against every TLS listener: no protocol below TLS 1.2, only AEAD
+/// suites, no client-initiated renegotiation, no compression.
 @Suite struct TLSPostureTests {
     /// The scan's result for one server, as sslyze's JSON reports it.
     static func scan(_ ws: Workspace, port: Int, identity: String) throws -> [String: Any] {
@@ -41,26 +41,68 @@ import Testing
         #expect(compression["supports_compression"] as? Bool == false, "\(label): \(compression)")
     }
 
+    /// testssl.sh's protocol, cipher-category, renegotiation and CRIME checks, findings by id. testssl.sh 3.0
+    /// has no client-certificate option, and its renegotiation check needs a finished handshake: it runs with
+    /// an `openssl` that adds the client certificate to every `s_client`.
+    static func testssl(_ ws: Workspace, port: Int, label: String) throws {
+        let openssl = ws.path("openssl-with-client-cert")
+        if !FileManager.default.fileExists(atPath: openssl) {
+            try ws.write("openssl-with-client-cert", """
+                #!/bin/sh
+                if [ "$1" = s_client ]; then shift; exec openssl s_client -cert '\(ws.path("pki/issued/prom.crt"))' -key '\(ws.path("pki/private/prom.key"))' "$@"; fi
+                exec openssl "$@"
+
+                """)
+            chmod(openssl, 0o755)
+        }
+        let out = "testssl-\(port).json"
+        let result = try Command.run(
+            "testssl", ["--quiet", "--color", "0", "--warnings", "off", "--nodns", "none", "--openssl", openssl,
+                        "-p", "-s", "-R", "-C", "--jsonfile", out, "127.0.0.1:\(port)"],
+            directory: ws.url)
+        let data = try Data(contentsOf: URL(fileURLWithPath: ws.path(out)))
+        let findings = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]], "\(result.output)")
+            .reduce(into: [String: String]()) { found, item in
+                if let id = item["id"] as? String, let finding = item["finding"] as? String { found[id] = finding }
+            }
+        let notOffered = ["SSLv2", "SSLv3", "TLS1", "TLS1_1", "cipherlist_NULL", "cipherlist_aNULL", "cipherlist_EXPORT",
+                          "cipherlist_LOW", "cipherlist_3DES_IDEA", "cipherlist_AVERAGE"]
+        for id in notOffered {
+            #expect(findings[id] == "not offered", "\(label): testssl \(id): \(findings[id] ?? "missing")")
+        }
+        for id in ["TLS1_2", "TLS1_3", "cipherlist_STRONG"] {
+            #expect(findings[id]?.hasPrefix("offered") == true, "\(label): testssl \(id): \(findings[id] ?? "missing")")
+        }
+        for id in ["secure_client_renego", "CRIME_TLS"] {
+            #expect(findings[id]?.hasPrefix("not vulnerable") == true, "\(label): testssl \(id): \(findings[id] ?? "missing")")
+        }
+    }
+
+    static func scanBoth(_ ws: Workspace, port: Int, label: String) throws {
+        check(try scan(ws, port: port, identity: "prom"), label)
+        try testssl(ws, port: port, label: label)
+    }
+
     @Test func everyListenerOffersOnlyModernTLS() throws {
         let fixture = try SidecarFixture()
         try fixture.startSidecar()
-        Self.check(try Self.scan(fixture.ws, port: fixture.port, identity: "prom"), "serve")
+        try Self.scanBoth(fixture.ws, port: fixture.port, label: "serve")
 
         let ca = try CAServerFixture(ws: fixture.ws, skipInit: true)
-        Self.check(try Self.scan(fixture.ws, port: ca.port, identity: "prom"), "certtool serve")
+        try Self.scanBoth(fixture.ws, port: ca.port, label: "certtool serve")
 
         let front = try BackgroundProcess(
             Workspace.sidecarPath,
             ["front", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(fixture.upstreamPort)", "--cert", "pki/issued/web.crt",
              "--key", "pki/private/web.key", "--client-ca", "pki/ca.crt"],
             in: fixture.ws, name: "front", ready: { $0.hasPrefix("listening on ") })
-        Self.check(try Self.scan(fixture.ws, port: front.number(after: "listening on https://127.0.0.1:")!, identity: "prom"), "front")
+        try Self.scanBoth(fixture.ws, port: front.number(after: "listening on https://127.0.0.1:")!, label: "front")
 
         let proxy = try BackgroundProcess(
             Workspace.sidecarPath,
             ["front", "--pushprox", "--listen", "127.0.0.1:0", "--cert", "pki/issued/web.crt", "--key", "pki/private/web.key",
              "--client-ca", "pki/ca.crt"],
             in: fixture.ws, name: "proxy", ready: { $0.hasPrefix("listening on ") })
-        Self.check(try Self.scan(fixture.ws, port: proxy.number(after: "listening on https://127.0.0.1:")!, identity: "prom"), "front --pushprox")
+        try Self.scanBoth(fixture.ws, port: proxy.number(after: "listening on https://127.0.0.1:")!, label: "front --pushprox")
     }
 }

@@ -68,12 +68,17 @@ public struct OutputDirectory: Sendable {
         let version = "..\(Self.versionStamp(now))"
         let versionPath = file(version)
         try createDirectory(versionPath, mode: 0o755)
-        try writeFile("\(versionPath)/\(Self.rootFile)", try roots.map { try $0.pemString() }.joined(), mode: 0o644)
-        try writeFile("\(versionPath)/\(Self.chainFile)", try chain.map { try $0.pemString() }.joined(), mode: 0o644)
-        try writeFile("\(versionPath)/\(Self.keyFile)", try key.pkcs8PEM(), mode: keyMode)
-        try syncDirectory(versionPath)
-
-        try replaceSymlink(named: "..data", pointingTo: version)
+        do {
+            try writeFile("\(versionPath)/\(Self.rootFile)", try roots.map { try $0.pemString() }.joined(), mode: 0o644)
+            try writeFile("\(versionPath)/\(Self.chainFile)", try chain.map { try $0.pemString() }.joined(), mode: 0o644)
+            try writeFile("\(versionPath)/\(Self.keyFile)", try key.pkcs8PEM(), mode: keyMode)
+            try syncDirectory(versionPath)
+            try replaceSymlink(named: "..data", pointingTo: version)
+        } catch {
+            // Not published: the current set stays, and a full disk gets its space back.
+            try? FileManager.default.removeItem(atPath: versionPath)
+            throw error
+        }
         for name in Self.files where (try? FileManager.default.destinationOfSymbolicLink(atPath: file(name))) != "..data/\(name)" {
             try replaceSymlink(named: name, pointingTo: "..data/\(name)")
         }

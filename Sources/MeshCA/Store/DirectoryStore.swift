@@ -231,6 +231,7 @@ public struct DirectoryStore: PKIStore {
     private func writeDatabase(_ database: CertificateDatabase, staging stage: (inout FileBatch) throws -> Void) throws {
         let file = path("index.txt")
         let rows = database.appendedRows(fileSize: FileStamp(file).size)
+        if let rows, !rows.isEmpty { try FileBatch.reserveAppend(file, count: rows.utf8.count) }
         try FileBatch.perform { batch in
             try stage(&batch)
             if rows == nil { try batch.stage(file, database.serialized, mode: 0o644) }

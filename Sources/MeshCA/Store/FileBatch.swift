@@ -28,11 +28,12 @@ struct FileBatch {
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: .min ... .max))"
         // The mode is set at creation so a private key is never readable by others, even briefly.
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw MeshCAError.io("cannot create \(temporary): \(errnoDescription())") }
+        // Errors name the file the user knows, not its temporary sibling (which `discard` removes).
+        guard fd >= 0 else { throw MeshCAError.io("cannot write \(path): \(errnoDescription())") }
         staged.append((temporary, path))
         defer { close(fd) }
         _ = fchmod(fd, mode)  // creation mode is masked by umask
-        try Self.writeAll(fd, bytes, path: temporary)
+        try Self.writeAll(fd, bytes, path: path)
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
@@ -52,7 +53,7 @@ struct FileBatch {
         guard let first = staged.first else { return }
         if Self.syncEnabled {
             let fd = open(first.temporary, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw MeshCAError.io("cannot open \(first.temporary): \(errnoDescription())") }
+            guard fd >= 0 else { throw MeshCAError.io("cannot open \(first.path): \(errnoDescription())") }
             defer { close(fd) }
             let synced: Bool
             if let syncfs = Self.syncfs {
@@ -64,7 +65,7 @@ struct FileBatch {
                     return file >= 0 && fsync(file) == 0
                 }
             }
-            guard synced else { throw MeshCAError.io("cannot sync \(first.temporary): \(errnoDescription())") }
+            guard synced else { throw MeshCAError.io("cannot sync \(first.path): \(errnoDescription())") }
         }
         for entry in staged {
             guard rename(entry.temporary, entry.path) == 0 else {
@@ -94,16 +95,44 @@ struct FileBatch {
     }
 
     /// Appends `bytes` to an existing file with one write and syncs its data: the commit of an append-only
-    /// log. A crash can leave a torn last line, which readers drop (see `CertificateDatabase`).
+    /// log. A crash can leave a torn last line, which readers drop (see `CertificateDatabase`); a failed
+    /// write (disk full) is cut back off so the file holds exactly what it held before.
     static func appendDurably(_ path: String, _ bytes: [UInt8]) throws {
         let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw MeshCAError.io("cannot open \(path): \(errnoDescription())") }
         defer { close(fd) }
-        try writeAll(fd, bytes, path: path)
-        if syncEnabled && fdatasync(fd) != 0 {
-            throw MeshCAError.io("cannot sync \(path): \(errnoDescription())")
+        let length = lseek(fd, 0, SEEK_END)
+        do {
+            try writeAll(fd, bytes, path: path)
+            if syncEnabled && fdatasync(fd) != 0 {
+                throw MeshCAError.io("cannot sync \(path): \(errnoDescription())")
+            }
+        } catch {
+            if length >= 0 { _ = ftruncate(fd, length) }
+            throw error
         }
     }
+
+    /// Reserves room to append `count` bytes to `path` without growing it, so that an append committing a
+    /// batch cannot fail for space after the batch's files are in place. Throws (disk full) before anything
+    /// is written; a file system without `fallocate` is simply not reserved on.
+    static func reserveAppend(_ path: String, count: Int) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let length = lseek(fd, 0, SEEK_END)
+        guard length >= 0, let fallocate = Self.fallocate, fallocate(fd, keepSize, length, off_t(count)) != 0 else { return }
+        if errno == ENOSPC || errno == EDQUOT {
+            throw MeshCAError.io("cannot write \(path): \(errnoDescription())")
+        }
+    }
+
+    /// `FALLOC_FL_KEEP_SIZE` from linux/falloc.h.
+    private static let keepSize: Int32 = 0x01
+    /// Linux's `fallocate(2)` is a GNU extension Swift does not import; nil elsewhere.
+    private static let fallocate: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32)? =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fallocate")
+        .map { unsafeBitCast($0, to: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32).self) }
 
     /// Stages, commits and cleans up in one go.
     static func perform(_ body: (inout FileBatch) throws -> Void) throws {

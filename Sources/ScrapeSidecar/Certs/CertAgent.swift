@@ -67,7 +67,7 @@ final class CertAgent: Sendable {
         while true {
             do {
                 return (try await enroll(token: token), true)
-            } catch let refused as ESTClient.Refused {
+            } catch let refused as ESTClient.Refused where refused.status < 500 {
                 throw MeshCAError.invalidInput("enrollment refused by \(settings.client.baseURL) (HTTP \(refused.status)): \(refused.message)")
             } catch let error as MeshCAError {
                 throw error
@@ -107,32 +107,49 @@ final class CertAgent: Sendable {
         }
     }
 
+    // The roots are fetched before the token is spent, so that nothing after the enrollment needs the CA.
     private func enroll(token: String) async throws -> OutputDirectory.Contents {
         let key = try KeyType.ecdsaP256.generate()
         let csr = try EnrollmentCSR.make(key: key, subjectAltNames: settings.subjectAltNames, profile: settings.profile)
+        let roots = try await settings.client.caCertificates()
         let issued = try await settings.client.enroll(csr, token: token)
-        return try publish(issued: issued, key: key, roots: try await settings.client.caCertificates())
+        return try await publish(issued: issued, key: key, roots: roots)
     }
 
     private func renew(_ current: OutputDirectory.Contents) async throws -> OutputDirectory.Contents {
         let key = settings.rotateKey ? try KeyType.ecdsaP256.generate() : current.key
         let csr = try EnrollmentCSR.make(key: key, subjectAltNames: current.certificate.subjectAltNames, profile: settings.profile)
+        let roots = try await settings.client.caCertificates()
         let issued = try await settings.client.reenroll(
             csr, certificate: output.file(OutputDirectory.chainFile), key: output.file(OutputDirectory.keyFile))
-        return try publish(issued: issued, key: key, roots: try await settings.client.caCertificates())
+        return try await publish(issued: issued, key: key, roots: roots)
     }
 
-    private func publish(issued: [Certificate], key: Certificate.PrivateKey, roots: [Certificate]) throws -> OutputDirectory.Contents {
+    /// Writes an issued set, retrying while the output directory refuses (disk full, read-only): the
+    /// certificate is already issued — for a first enrollment its token is spent — so it is kept, not dropped.
+    private func publish(issued: [Certificate], key: Certificate.PrivateKey, roots: [Certificate]) async throws -> OutputDirectory.Contents {
         let chain = try CertsOnlyPKCS7.orderedChain(issued, leafKey: key.publicKey)
         let selfSigned = roots.filter { $0.subject == $0.issuer }
-        try output.write(roots: selfSigned.isEmpty ? roots : selfSigned, chain: chain, key: key)
-        guard let contents = output.load() else {
-            throw MeshCAError.io("\(output.path) does not read back as a consistent set after writing it")
+        var attempt = 0
+        while true {
+            do {
+                try output.write(roots: selfSigned.isEmpty ? roots : selfSigned, chain: chain, key: key)
+                guard let contents = output.load() else {
+                    throw MeshCAError.io("\(output.path) does not read back as a consistent set after writing it")
+                }
+                logger.notice("wrote a new certificate set", metadata: metadata(contents))
+                print("wrote \(output.path): serial \(contents.certificate.serialNumber.hexString), expires \(contents.certificate.notValidAfter.iso8601)")
+                fflush(stdout)
+                return contents
+            } catch {
+                try Task.checkCancellation()
+                attempt += 1
+                let delay = backoff(attempt: attempt, expiresIn: chain[0].notValidAfter.timeIntervalSinceNow)
+                logger.error("cannot write the new certificate set: keeping the current one and retrying", metadata: [
+                    "error": "\(error)", "retry_in": "\(delay)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: delay)
+            }
         }
-        logger.notice("wrote a new certificate set", metadata: metadata(contents))
-        print("wrote \(output.path): serial \(contents.certificate.serialNumber.hexString), expires \(contents.certificate.notValidAfter.iso8601)")
-        fflush(stdout)
-        return contents
     }
 
     /// Two thirds into the lifetime, measured from publication (notBefore is back-dated), less up to 5% jitter

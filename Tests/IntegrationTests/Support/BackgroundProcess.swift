@@ -37,9 +37,15 @@ final class BackgroundProcess {
         return Int(output[range.upperBound...].prefix { $0.isNumber })
     }
 
-    /// SIGKILL by PID: children of the test runner inherit a signal mask that blocks SIGTERM.
+    /// SIGKILL by PID: children of the test runner inherit a signal mask that blocks SIGTERM. Its own direct
+    /// children go first (a wrapper such as `faketime` forks the real server).
     func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning {
+            let pid = process.processIdentifier
+            let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+            for child in children.split(separator: " ").compactMap({ pid_t($0) }) { kill(child, SIGKILL) }
+            kill(pid, SIGKILL)
+        }
         process.waitUntilExit()
     }
 

@@ -6,11 +6,15 @@ final class CAServerFixture {
     private(set) var server: BackgroundProcess?
     private(set) var port = 0
     let arguments: [String]
+    /// A command the server runs under (`faketime -f +3m`), or empty.
+    let wrapper: [String]
 
     /// Creates the CA (with `initArguments`) and starts the server with `arguments`.
-    init(_ arguments: [String] = [], initArguments: [String] = [], ws: Workspace? = nil, skipInit: Bool = false) throws {
+    init(_ arguments: [String] = [], initArguments: [String] = [], ws: Workspace? = nil, skipInit: Bool = false,
+         wrapper: [String] = []) throws {
         self.ws = try ws ?? Workspace()
         self.arguments = arguments
+        self.wrapper = wrapper
         if !skipInit { try self.ws.ok(["init"] + initArguments) }
         try start()
     }
@@ -18,9 +22,9 @@ final class CAServerFixture {
     /// (Re)starts the server, on the same port when it ran before.
     func start() throws {
         let listen = "127.0.0.1:\(port)"
+        let command = wrapper + [Workspace.certtoolPath, "serve", "--pki", ws.pki, "--listen", listen] + arguments
         let server = try BackgroundProcess(
-            Workspace.certtoolPath, ["serve", "--pki", ws.pki, "--listen", listen] + arguments,
-            in: ws, name: "ca", ready: { $0.hasPrefix("listening on https://") })
+            command[0], Array(command.dropFirst()), in: ws, name: "ca", ready: { $0.hasPrefix("listening on https://") })
         port = server.number(after: "listening on https://127.0.0.1:")!
         self.server = server
     }

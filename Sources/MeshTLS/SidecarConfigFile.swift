@@ -1,6 +1,5 @@
 import Foundation
 import MeshCA
-import MeshTLS
 import Yams
 
 /// `scrape-sidecar serve --config FILE`: the command-line options as YAML (keys with underscores, lists for
@@ -15,25 +14,25 @@ import Yams
 /// client_ca: /certs/root-cert.pem
 /// allow_san: [DNS:prometheus.monitoring.svc]
 /// ```
-struct SidecarConfigFile: Decodable {
-    struct RouteEntry: Decodable {
-        var listen: String
-        var upstream: String
+public struct SidecarConfigFile: Decodable, Sendable {
+    public struct RouteEntry: Decodable, Sendable {
+        public var listen: String
+        public var upstream: String
     }
 
-    var routes: [RouteEntry]?
-    var listen: String?
-    var upstream: String?
-    var cert: String?
-    var key: String?
-    var clientCA: String?
-    var crl: String?
-    var allowSAN: [String]?
-    var allowPath: [String]?
-    var adminListen: String?
-    var logLevel: String?
-    var webConfigFile: String?
-    var readTimeout: String?
+    public var routes: [RouteEntry]?
+    public var listen: String?
+    public var upstream: String?
+    public var cert: String?
+    public var key: String?
+    public var clientCA: String?
+    public var crl: String?
+    public var allowSAN: [String]?
+    public var allowPath: [String]?
+    public var adminListen: String?
+    public var logLevel: String?
+    public var webConfigFile: String?
+    public var readTimeout: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case routes, listen, upstream, cert, key, crl
@@ -41,11 +40,16 @@ struct SidecarConfigFile: Decodable {
         case logLevel = "log_level", webConfigFile = "web_config_file", readTimeout = "read_timeout"
     }
 
-    static func load(_ path: String) throws -> SidecarConfigFile {
+    /// Reads and parses the file at `path`.
+    public static func load(_ path: String) throws -> SidecarConfigFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw MeshCAError.invalidInput("cannot read config file '\(path)': no such file or not readable")
         }
-        let text = String(decoding: data, as: UTF8.self)
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    /// Parses config text; `path` only names the file in error messages. Unknown keys are refused.
+    public static func parse(_ text: String, path: String) throws -> SidecarConfigFile {
         do {
             if let mapping = try SafeYAML.load(text) as? [String: Any] {
                 let known = Set(CodingKeys.allCases.map(\.rawValue))
