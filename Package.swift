@@ -24,6 +24,8 @@ let package = Package(
     targets: [
         // The system OpenSSL (libssl-dev), only for encrypted PKCS#8 keys, which swift-crypto cannot write.
         .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
+        // glibc's malloc.h, to hand freed heap back to the OS after a connection storm.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "MeshCA",
             dependencies: [
@@ -38,7 +40,7 @@ let package = Package(
         .target(
             name: "CommandLineSupport",
             dependencies: [
-                "MeshCA",
+                "MeshCA", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]

@@ -1,5 +1,8 @@
+import Crypto
 import Foundation
+import MeshCA
 import Testing
+import X509
 
 /// Every bad input gets one error line naming the problem, exit status 2, and leaves the pki untouched.
 @Suite struct BadInputTests {
@@ -32,6 +35,13 @@ import Testing
         (["sign", "does-not-exist.csr"], "cannot read certificate request 'does-not-exist.csr'"),
         (["init", "--key-type", "rsa-1024"], "unknown key type 'rsa-1024'"),
         (["issue", "a", "extra", "--san", "a.example"], "Unexpected argument 'extra'"),
+        (["issue", "a", "--san", "DNS:bücher.example"], "write internationalized names in punycode"),
+        (["issue", "a", "--san", "DNS:\(String(repeating: "a", count: 64)).example"], "longer than 63"),
+        (["issue", "a", "--san", "DNS:\(String(repeating: "abcde.", count: 43))example"], "longer than 253"),
+        (["issue", "a", "--san", "URI:spiffe://\(String(repeating: "a", count: 2100))"], "longer than 2048 bytes"),
+        (["issue", "a", "--san", "email:\(String(repeating: "a", count: 64))@\(String(repeating: "b", count: 190)).example"], "invalid email"),
+        (["issue", "a", "--san", "DNS:*.com"], "a wildcard needs at least two labels"),
+        (["issue", String(repeating: "n", count: 300), "--san", "a.example"], "invalid name"),
     ]
 
     @Test(arguments: cases)
@@ -91,6 +101,45 @@ import Testing
         let tampered = try ws.certtool(["sign", "tampered.der"])
         #expect(tampered.status == 2)
         #expect(tampered.stderr.contains("signature does not verify"))
+        #expect(ws.snapshot() == before)
+    }
+
+    /// Hostile certificate requests and files: SANs a command line cannot carry (NUL, raw UTF-8), abuse the
+    /// CSR signs correctly, truncated and garbage PEM and DER, a 4 MB request and 5,000-deep ASN.1.
+    @Test func hostileRequestsAndFiles() throws {
+        let ws = try Workspace()
+        try ws.ok(["issue", "web", "--san", "web.example.internal"])
+        let hostile: [(String, SubjectAltName)] = [
+            ("nul", .dns("a\u{0}b.example")), ("wildcards", .dns("*.*.example")),
+            ("long-label", .dns(String(repeating: "a", count: 64) + ".example")),
+            ("comma", .dns("a.example,DNS:evil.example")),
+            ("long-uri", .uri("spiffe://" + String(repeating: "a", count: 3000))), ("nul-email", .email("a\u{0}@b.example")),
+        ]
+        for (name, san) in hostile {
+            let csr = try EnrollmentCSR.make(key: Certificate.PrivateKey(P256.Signing.PrivateKey()), subjectAltNames: [san], profile: .server)
+            try ws.write("\(name).csr", try csr.serializeAsPEM().pemString)
+        }
+        // Raw UTF-8 in a dNSName, which swift-certificates will not even encode: openssl does.
+        _ = try ws.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "utf8.key",
+                            "-subj", "/CN=u", "-addext", "subjectAltName=DNS:bücher.example", "-out", "utf8.csr"])
+        let cert = try ws.read("pki/issued/web.crt")
+        try ws.write("truncated.pem", String(cert.prefix(cert.count / 2)))
+        try ws.write("no-end.pem", cert.replacingOccurrences(of: "-----END CERTIFICATE-----", with: ""))
+        _ = try ws.openssl(["x509", "-in", "pki/issued/web.crt", "-outform", "DER", "-out", "web.der"])
+        let der = try Data(contentsOf: URL(fileURLWithPath: ws.path("web.der")))
+        try der.prefix(der.count - 10).write(to: URL(fileURLWithPath: ws.path("truncated.der")))
+        try Data((0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: ws.path("huge.csr")))
+        try Data(Array(repeating: [UInt8(0x30), 0x80], count: 5000).joined()).write(to: URL(fileURLWithPath: ws.path("deep.der")))
+        let before = ws.snapshot()
+
+        var cases: [[String]] = (hostile.map(\.0) + ["utf8"]).map { ["sign", "\($0).csr", "--name", "x"] }
+        cases += [["sign", "huge.csr"], ["sign", "deep.der"], ["sign", "truncated.pem"]]
+        cases += ["truncated.pem", "no-end.pem", "truncated.der", "deep.der", "huge.csr"].flatMap { [["show", $0], ["verify", $0]] }
+        for arguments in cases {
+            let result = try ws.certtool(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.output)")
+            #expect(result.stderr.hasPrefix("certtool: error: ") && result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+        }
         #expect(ws.snapshot() == before)
     }
 }

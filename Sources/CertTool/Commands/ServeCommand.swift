@@ -56,6 +56,6 @@ struct ServeCommand: AsyncParsableCommand {
         let authority = CertificateAuthority(store: pki.store(caching: true))
         _ = try authority.loadAuthority()  // asks for an encrypted key's passphrase now, not at the first request
         let server = try EnrollmentServer(configuration, authority: authority, logger: logger)
-        try await server.run(waitForTermination: { onHangup in await ProcessSignals.waitForTermination(onHangup: onHangup) })
+        try await server.run(waitForTermination: { onHangup in await ProcessSignals.serveUntilTermination(onHangup: onHangup) })
     }
 }

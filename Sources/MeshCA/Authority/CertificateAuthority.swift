@@ -159,7 +159,14 @@ public struct CertificateAuthority: Sendable {
         } catch {
             throw MeshCAError.invalidInput("the CSR's extensionRequest attribute is malformed: \(error)")
         }
-        guard let names = try extensions?.subjectAlternativeNames, !names.isEmpty else { return nil }
+        let decoded: SubjectAlternativeNames?
+        do {
+            decoded = try extensions?.subjectAlternativeNames
+        } catch {
+            throw MeshCAError.invalidInput(
+                "the CSR's subjectAltName extension does not decode: DNS, URI and email names must be ASCII (internationalized names in punycode, xn--…)")
+        }
+        guard let names = decoded, !names.isEmpty else { return nil }
         return try names.map { name in
             guard let san = SubjectAltName(name) else {
                 throw MeshCAError.invalidInput("the CSR requests an unsupported SAN (\(name)): only DNS, IP, URI and email")

@@ -24,7 +24,9 @@ public struct CertificateSummary: Codable, Sendable, Equatable {
         serial = certificate.serialNumber.hexString
         notBefore = certificate.notValidBefore
         notAfter = certificate.notValidAfter
-        subjectAltNames = certificate.subjectAltNames.map(\.description)
+        // Shown, not hidden: a SAN extension that does not decode (raw UTF-8 in a dNSName, say) is no SAN at all.
+        let malformed = (try? certificate.extensions.subjectAlternativeNames) == nil
+        subjectAltNames = malformed ? ["(malformed subjectAltName extension)"] : certificate.subjectAltNames.map(\.description)
         var usages: [String] = []
         if let ku = (try? certificate.extensions.keyUsage) ?? nil {
             let flags: [(Bool, String)] = [

@@ -115,6 +115,8 @@ public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {
         guard value.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F }) else {
             throw fail("spaces, control or non-ASCII characters must be percent-encoded")
         }
+        // The SPIFFE ID bound; no relying party needs longer.
+        guard value.utf8.count <= 2048 else { throw fail("longer than 2048 bytes") }
         guard let colon = value.firstIndex(of: ":") else { throw fail("no scheme (e.g. spiffe://…, https://…)") }
         let scheme = value[..<colon]
         guard let first = scheme.utf8.first, first.isLetter,
@@ -127,7 +129,7 @@ public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {
 
     private static func validateEmail(_ value: String, spec: String) throws {
         let parts = value.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64,
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64, value.utf8.count <= 254,
             parts[0].unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F && $0 != "\"" })
         else {
             throw MeshCAError.invalidInput("invalid email address '\(value)' in SAN '\(spec)': expected local@domain")

@@ -59,7 +59,7 @@ final class PushProxServer: Sendable {
         let reloadTask = group.next().scheduleRepeatedTask(
             initialDelay: configuration.reloadInterval, delay: configuration.reloadInterval
         ) { [self] _ in reload(force: false, listener: mainName) }
-        await ProcessSignals.waitForTermination(onHangup: { [self] in reload(force: true, listener: mainName) })
+        await ProcessSignals.serveUntilTermination(onHangup: { [self] in reload(force: true, listener: mainName) })
         logger.notice("stopping")
         reloadTask.cancel()
         for channel in channels { try? await channel.close() }

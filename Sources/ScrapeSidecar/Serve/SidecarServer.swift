@@ -67,7 +67,7 @@ final class SidecarServer: Sendable {
         let reloadTask = group.next().scheduleRepeatedTask(
             initialDelay: configuration.reloadInterval, delay: configuration.reloadInterval
         ) { [self] _ in reload(force: false) }
-        await ProcessSignals.waitForTermination(onHangup: { [self] in reload(force: true) })
+        await ProcessSignals.serveUntilTermination(onHangup: { [self] in reload(force: true) })
 
         logger.notice("stopping: closing listeners, finishing in-flight requests", metadata: ["in_flight": "\(inFlight.count)"])
         reloadTask.cancel()

@@ -61,6 +61,7 @@ def main():
         def log_message(self, *_):
             pass
 
+    http.server.ThreadingHTTPServer.request_queue_size = 1024  # the load tests open hundreds at once
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     print(f"listening on {server.server_address[1]}", flush=True)
     server.serve_forever()
