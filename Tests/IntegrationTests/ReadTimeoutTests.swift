@@ -44,4 +44,18 @@ import Testing
         #expect(seconds >= 1.5 && seconds < 4, "\(trickle.output)")
         #expect(try ca.curl("/healthz").body == "ok", "the server still answers others")
     }
+
+    @Test(arguments: [["front", "--upstream"], ["front", "--pushprox", "--scrape-listen"]])
+    func frontAndProxyCutATricklingClient(mode: [String]) throws {
+        let fixture = try SidecarFixture()
+        let target = mode.last == "--upstream" ? "http://127.0.0.1:\(fixture.upstreamPort)" : "127.0.0.1:0"
+        let server = try BackgroundProcess(
+            Workspace.sidecarPath, mode + [target, "--listen", "127.0.0.1:0", "--read-timeout", "2s"] + SidecarFixture.tlsFiles,
+            in: fixture.ws, name: "front", ready: { $0.hasPrefix("listening on https://") })
+        let port = try #require(server.number(after: "listening on https://127.0.0.1:"))
+        let trickle = try Self.slowClient(fixture.ws, port: port, request: "POST /poll HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\r\\n\\r\\n")
+        let seconds = try #require(trickle.seconds, "\(mode): the trickling client was never cut: \(trickle.output)")
+        #expect(seconds >= 1.5 && seconds < 4, "\(mode): \(trickle.output)")
+        #expect(server.process.isRunning)
+    }
 }
