@@ -1,6 +1,5 @@
 import ArgumentParser
 import CommandLineSupport
-import Dispatch
 import Foundation
 import MeshCA
 
@@ -16,12 +15,10 @@ struct CertTool: AsyncParsableCommand {
 
 /// `serve` needs the signal mask set on the real main thread before any other thread exists (see
 /// `ProcessSignals`); the one-shot commands skip that thread so they start as fast as they can.
-/// `CommandMain.run` exits the process.
 @main
 enum Entry {
     static func main() {
         if CommandLine.arguments.dropFirst().first == "serve" { ProcessSignals.install() }
-        Task.detached { await CommandMain.run(CertTool.self, name: "certtool") }
-        DispatchSemaphore(value: 0).wait()
+        CommandMain.main(CertTool.self, name: "certtool")
     }
 }

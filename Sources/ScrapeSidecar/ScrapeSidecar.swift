@@ -1,6 +1,5 @@
 import ArgumentParser
 import CommandLineSupport
-import Dispatch
 
 struct ScrapeSidecar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,13 +9,11 @@ struct ScrapeSidecar: AsyncParsableCommand {
 }
 
 /// A synchronous entry point: an `async` main runs on a pool thread, and the signal mask must be set on the
-/// real main thread before any other thread exists (see `ProcessSignals`). The main thread then parks on a
-/// semaphore — not `dispatchMain()`, which clears its signal mask on Linux. `CommandMain.run` exits.
+/// real main thread before any other thread exists (see `ProcessSignals`).
 @main
 enum Entry {
     static func main() {
         ProcessSignals.install()
-        Task.detached { await CommandMain.run(ScrapeSidecar.self, name: "scrape-sidecar") }
-        DispatchSemaphore(value: 0).wait()
+        CommandMain.main(ScrapeSidecar.self, name: "scrape-sidecar")
     }
 }
