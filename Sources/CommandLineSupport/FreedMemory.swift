@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import CMalloc
+import Glibc
 #endif
 
 /// Hands heap that was freed back to the operating system once enough of it has piled up.
@@ -20,12 +21,19 @@ public enum FreedMemory {
     @discardableResult
     public static func releaseIfWorthIt(threshold: Int) -> Bool {
         #if canImport(Glibc)
-        guard mallinfo2().fordblks >= threshold else { return false }
+        guard let statistics, statistics().fordblks >= threshold else { return false }
         return malloc_trim(0) == 1
         #else
         return false
         #endif
     }
+
+    #if canImport(Glibc)
+    /// `mallinfo2` is glibc 2.33+: looked up at run time so the binaries still start on older systems (where
+    /// nothing is trimmed).
+    private static let statistics: (@convention(c) () -> mallinfo2)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallinfo2")
+        .map { unsafeBitCast($0, to: (@convention(c) () -> mallinfo2).self) }
+    #endif
 }
 
 extension ProcessSignals {
