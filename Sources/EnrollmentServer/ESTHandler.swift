@@ -17,6 +17,8 @@ final class ESTHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
+    /// Read from the TLS handler at the first request: the handshake is over by then.
+    private var client: ClientCertificate??
 
     init(service: EnrollmentService) {
         self.service = service
@@ -61,16 +63,15 @@ final class ESTHandler: ChannelInboundHandler {
         let components = URLComponents(string: head.uri)
         var query: [String: String] = [:]
         for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-        var clientCertificate: Certificate?
-        if let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-            let peer = handler.peerCertificate, let der = try? peer.toDERBytes()
-        {
-            clientCertificate = try? Certificate(derEncoded: der)
+        if client == nil {
+            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+            let der = try? handler?.peerCertificate?.toDERBytes()
+            client = .some(der.flatMap { try? Certificate(derEncoded: $0) }.map(ClientCertificate.init))
         }
         return ESTRequest(
             method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
             authorization: head.headers.first(name: "authorization"), contentType: head.headers.first(name: "content-type"),
-            body: body, clientCertificate: clientCertificate)
+            body: body, client: client ?? nil)
     }
 
     /// Answers in the request's HTTP version.

@@ -78,5 +78,14 @@ import Testing
         for identity in ["foreign", "expired", "revoked"] {
             #expect(try reenroll(identity) == 403, "\(identity)")
         }
+        // Two re-enrollments on one keep-alive connection, with the certificate the first one above issued
+        // (for renew.key): its signature is verified once per connection, and each request is answered.
+        let twice = try Command.run(
+            "curl", ["-sS", "--max-time", "20", "--cacert", "pki/ca.crt", "--cert", "pki/issued/prom.crt", "--key", "renew.key",
+                     "-H", "Content-Type: application/pkcs10", "--data-binary", "@renew.b64",
+                     "-w", "%{http_code} %{num_connects}\n"]
+                + Array(repeating: ["-o", "/dev/null", "\(ca.url)/.well-known/est/simplereenroll"], count: 2).joined(),
+            directory: fixture.ws.url)
+        #expect(twice.stdout == "200 1\n200 0\n", "\(twice.output)")
     }
 }

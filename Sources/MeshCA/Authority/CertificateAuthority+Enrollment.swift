@@ -31,6 +31,9 @@ extension CertificateAuthority {
         let authorization: Authorization
         var leaf: Certificate
         var signer: Certificate
+
+        /// The key of the CA certificate that signs this job.
+        public var signerKey: Certificate.PublicKey { signer.publicKey }
     }
 
     private func makeJob(
@@ -74,11 +77,15 @@ extension CertificateAuthority {
     /// Checks a renewal of `current` for the key in `csr`: `current` must have been signed by this CA's
     /// signer and be within its validity; the renewal gets the same name, SANs and profile. Whether `current`
     /// is revoked is checked against the database by `commit`.
+    ///
+    /// `verifiedBy` is the signer key that already verified `current`'s signature on this TLS connection (whose
+    /// client certificate cannot change): that signature is not verified again.
     public func prepareRenewal(
-        _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod, now: Date = Date()
+        _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod,
+        verifiedBy: Certificate.PublicKey? = nil, now: Date = Date()
     ) throws -> EnrollmentJob {
         let signer = try loadAuthority().signer
-        try Self.checkIssued(current, by: signer.certificate, now: now)
+        try Self.checkIssued(current, by: signer.certificate, signatureVerified: verifiedBy == signer.certificate.publicKey, now: now)
         try Self.checkRequest(csr)
         let sans = current.subjectAltNames
         if let requested = try Self.requestedSubjectAltNames(csr),
@@ -146,9 +153,9 @@ extension CertificateAuthority {
 
     /// The CA checks its own issuance directly — the signer's signature and the validity dates — rather than
     /// building a path: there is exactly one issuer a renewable certificate can have.
-    private static func checkIssued(_ certificate: Certificate, by signer: Certificate, now: Date) throws {
+    private static func checkIssued(_ certificate: Certificate, by signer: Certificate, signatureVerified: Bool, now: Date) throws {
         guard certificate.issuer == signer.subject,
-            signer.publicKey.isValidSignature(certificate.signature, for: certificate)
+            signatureVerified || signer.publicKey.isValidSignature(certificate.signature, for: certificate)
         else {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate was not issued by this CA: enroll with a token")
         }
