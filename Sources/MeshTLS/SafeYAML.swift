@@ -1,8 +1,9 @@
 import Yams
 
-/// YAML loading for files users hand us. Yams traps (a force unwrap in `Constructor`) on a mapping key that
-/// is not a scalar (`? [a]: b`); found by scripts/fuzz. Such documents are refused here before Yams builds
-/// values from them.
+/// YAML loading for files users hand us. Yams traps on two shapes scripts/fuzz found, which are refused here
+/// before Yams builds values: a mapping key that is not a scalar (`? [a]: b`, a force unwrap in
+/// `Constructor`), and a YAML 1.1 base-60 integer (`1:2:1:21:2:1:21:2:1:21:2:1:2`), which Yams multiplies out
+/// with overflow-trapping arithmetic.
 public enum SafeYAML {
     /// Callers name the file in their own message.
     public struct Refusal: Error, CustomStringConvertible {
@@ -11,21 +12,26 @@ public enum SafeYAML {
 
     public static func load(_ text: String) throws -> Any? {
         guard let node = try Yams.compose(yaml: text) else { return nil }
-        try checkKeys(node)
+        try check(node)
         return Constructor.default.any(from: node)
     }
 
-    private static func checkKeys(_ node: Node, depth: Int = 0) throws {
+    private static func check(_ node: Node, depth: Int = 0) throws {
         guard depth < 64 else { throw Refusal(description: "nested deeper than 64 levels") }
         switch node {
         case .mapping(let mapping):
             for (key, value) in mapping {
                 guard case .scalar = key else { throw Refusal(description: "mapping keys must be plain strings") }
-                try checkKeys(value, depth: depth + 1)
+                try check(key, depth: depth + 1)
+                try check(value, depth: depth + 1)
             }
         case .sequence(let sequence):
-            for element in sequence { try checkKeys(element, depth: depth + 1) }
-        case .scalar, .alias:
+            for element in sequence { try check(element, depth: depth + 1) }
+        case .scalar(let scalar):
+            if node.tag.rawValue == Tag.Name.int.rawValue && scalar.string.contains(":") {
+                throw Refusal(description: "'\(scalar.string.prefix(40))' is a YAML 1.1 base-60 number: quote it if it is a string")
+            }
+        case .alias:
             break
         }
     }

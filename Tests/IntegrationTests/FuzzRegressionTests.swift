@@ -39,4 +39,16 @@ import Testing
         let config = try Command.run(Workspace.sidecarPath, ["serve", "--config", "sidecar.yml"], directory: ws.url)
         #expect(config.status == 2 && config.stderr == "scrape-sidecar: error: sidecar.yml is not a valid sidecar config: mapping keys must be plain strings\n")
     }
+
+    /// The second Yams trap scripts/fuzz found: a YAML 1.1 base-60 integer long enough to overflow `Int`.
+    @Test func baseSixtyNumbersAreRefusedNotFatal() throws {
+        let ws = try Workspace()
+        try ws.write("web.yml", "tls_server_config:\n  cert_file: 1:2:1:21:2:1:21:2:1:21:2:1:2\n")
+        try ws.write("sidecar.yml", "read_timeout: 2:02:2:02:2:02:02:2:02:2:02:0:00\n")
+        let web = try Command.run(Workspace.sidecarPath, ["serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1",
+                                                          "--web.config.file", "web.yml"], directory: ws.url)
+        #expect(web.status == 2 && web.stderr == "scrape-sidecar: error: web.yml: not valid YAML ('1:2:1:21:2:1:21:2:1:21:2:1:2' is a YAML 1.1 base-60 number: quote it if it is a string)\n", "\(web.output)")
+        let config = try Command.run(Workspace.sidecarPath, ["serve", "--config", "sidecar.yml"], directory: ws.url)
+        #expect(config.status == 2 && config.stderr.contains("is a YAML 1.1 base-60 number"), "\(config.output)")
+    }
 }
