@@ -17,6 +17,8 @@ public final class EnrollmentServer: Sendable {
         public var defaultValidity: ValidityPeriod
         public var maximumValidity: ValidityPeriod
         public var crlValidity = ValidityPeriod(seconds: 7 * 86_400)
+        /// How long after expiry a client certificate may still be renewed (an outage outlived it).
+        public var renewExpiredWithin = ValidityPeriod(seconds: 86_400)
         public var serverCertificateValidity = ValidityPeriod(seconds: 30 * 86_400)
         /// Longest time a client may take to send a whole request, or sit idle between requests.
         public var readTimeout: TimeAmount = .seconds(60)
@@ -76,7 +78,8 @@ public final class EnrollmentServer: Sendable {
         let service = try EnrollmentService(
             authority: authority,
             policy: .init(defaultValidity: configuration.defaultValidity, maximumValidity: configuration.maximumValidity,
-                          crlValidity: configuration.crlValidity),
+                          crlValidity: configuration.crlValidity,
+                          renewExpiredWithin: TimeInterval(configuration.renewExpiredWithin.seconds)),
             metrics: metrics, logger: logger, pool: pool)
         _ = try service.currentCRL()
 

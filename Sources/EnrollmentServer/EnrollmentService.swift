@@ -62,6 +62,8 @@ final class EnrollmentService: Sendable {
         var maximumValidity: ValidityPeriod
         /// How long each published CRL is valid; a new one is published when half of that has passed.
         var crlValidity: ValidityPeriod
+        /// How long after expiry a certificate may still be renewed over mTLS (its holder could not reach us).
+        var renewExpiredWithin: TimeInterval = 0
     }
 
     let authority: CertificateAuthority
@@ -141,7 +143,9 @@ final class EnrollmentService: Sendable {
             guard let client = request.client else {
                 throw EnrollmentRefusal(.missingCredentials, "simplereenroll needs the current client certificate over mutual TLS")
             }
-            let job = try self.authority.prepareRenewal(csr, current: client.certificate, validity: validity, verifiedBy: client.verifiedBy)
+            let job = try self.authority.prepareRenewal(
+                csr, current: client.certificate, validity: validity, verifiedBy: client.verifiedBy,
+                expiredGrace: self.policy.renewExpiredWithin)
             client.verifiedBy = job.signerKey
             let issued = try await self.issuance.submit(job)
             self.logger.notice("re-enrolled", metadata: Self.metadata(issued))

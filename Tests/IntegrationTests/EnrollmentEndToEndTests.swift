@@ -49,6 +49,49 @@ import Testing
         #expect(try fixture.curl().status == 200)
     }
 
+    /// The CA stays away past the serving certificate's notAfter: the sidecar reports not-ready, and once the CA
+    /// is back it renews the expired certificate (within `--renew-expired-within`) and is ready again — no new
+    /// token needed. With the grace set to 0 the CA refuses that renewal.
+    @Test func anOutageLongerThanTheCertificateLifetimeHeals() throws {
+        let fixture = try SidecarFixture()
+        let ca = try CAServerFixture(["--default-validity", "8s"], ws: fixture.ws, skipInit: true)
+        try fixture.ws.write("app.token", try ca.token(["--san", "DNS:web.example.internal", "--san", "IP:127.0.0.1", "--server"]))
+        try fixture.startSidecar(tls: Self.enrollment(ca, token: "app.token", out: "appcerts"))
+        let first = try #require(CertAgentTests.readPair(fixture.ws.path("appcerts"))).certificate
+        #expect(try fixture.admin("/readyz").hasPrefix("ready"))
+
+        ca.stop()
+        Thread.sleep(until: first.notValidAfter + 1.5)
+        let notReady = try Command.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(fixture.adminPort)/readyz"])
+        #expect(notReady.stdout == "503", "not ready with an expired certificate")
+        #expect(try fixture.admin("/readyz").contains("expired"))
+
+        try ca.start()
+        let sidecar = try #require(fixture.sidecar)
+        let back = Date() + 40
+        while (CertAgentTests.readPair(fixture.ws.path("appcerts"))?.certificate.serialNumber ?? first.serialNumber) == first.serialNumber,
+            Date() < back
+        {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        let renewed = try #require(CertAgentTests.readPair(fixture.ws.path("appcerts"))).certificate
+        #expect(renewed.serialNumber != first.serialNumber, "renewed after expiry: \(sidecar.output)")
+        Thread.sleep(forTimeInterval: 2.5)  // the listener picks the new files up (polled every 2 s)
+        #expect(try fixture.admin("/readyz").hasPrefix("ready"))
+        #expect(try fixture.curl().status == 200)
+
+        // Without the grace, an expired certificate is refused at re-enrollment.
+        sidecar.stop()
+        ca.stop()
+        let last = try #require(CertAgentTests.readPair(fixture.ws.path("appcerts"))).certificate
+        let strict = try CAServerFixture(["--renew-expired-within", "0s"], ws: fixture.ws, skipInit: true)
+        try strict.makeCSR("late", subject: "/CN=web", sans: "DNS:web.example.internal")
+        Thread.sleep(until: last.notValidAfter + 1.5)
+        let refused = try strict.curl("/.well-known/est/simplereenroll", [
+            "-H", "Content-Type: application/pkcs10", "--data-binary", "@late.b64", "--cert", "appcerts/cert-chain.pem", "--key", "appcerts/key.pem"])
+        #expect(refused.status == 403 && refused.body.contains("expired"), "\(refused)")
+    }
+
     @Test func prometheusScrapesThroughRotationsOnBothSidesWithoutAFailedScrape() throws {
         let fixture = try SidecarFixture()
         let ca = try CAServerFixture(["--default-validity", "30s"], ws: fixture.ws, skipInit: true)

@@ -32,6 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("crl-validity"), help: "nextUpdate of the CRLs the server publishes (refreshed at half).")
     var crlValidity = "7d"
 
+    @Option(name: .customLong("renew-expired-within"),
+            help: "Still renew a client certificate over mTLS this long after it expired (a CA outage outlived it); 0s: never.")
+    var renewExpiredWithin = "24h"
+
     @Option(name: .customLong("read-timeout"), help: "Close a connection that takes longer to send a whole request, or idles this long between requests.")
     var readTimeout = "60s"
 
@@ -50,6 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, subjectAltNames: try sans.map(SubjectAltName.init(parsing:)),
             defaultValidity: try ValidityPeriod(parsing: defaultValidity), maximumValidity: try ValidityPeriod(parsing: maxValidity))
         configuration.crlValidity = try ValidityPeriod(parsing: crlValidity)
+        configuration.renewExpiredWithin = ["0", "0s"].contains(renewExpiredWithin) ? ValidityPeriod(seconds: 0) : try ValidityPeriod(parsing: renewExpiredWithin)
         configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
         var logger = Logger(label: "certtool.serve")
         logger.logLevel = level

@@ -22,7 +22,8 @@ extension CertificateAuthority {
     public struct EnrollmentJob: Sendable {
         enum Authorization: Sendable {
             case token(id: String, expiresAt: Date)
-            case renewal(serial: String)
+            /// `grace`: how long after its notAfter the current certificate may still be renewed.
+            case renewal(serial: String, grace: TimeInterval)
         }
 
         let publicKey: Certificate.PublicKey
@@ -79,13 +80,17 @@ extension CertificateAuthority {
     /// is revoked is checked against the database by `commit`.
     ///
     /// `verifiedBy` is the signer key that already verified `current`'s signature on this TLS connection (whose
-    /// client certificate cannot change): that signature is not verified again.
+    /// client certificate cannot change): that signature is not verified again. `expiredGrace` lets a
+    /// certificate that expired while its holder could not reach the CA be renewed that long after its notAfter
+    /// (revocation is still checked), so an outage longer than a lifetime heals without new tokens.
     public func prepareRenewal(
         _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod,
-        verifiedBy: Certificate.PublicKey? = nil, now: Date = Date()
+        verifiedBy: Certificate.PublicKey? = nil, expiredGrace: TimeInterval = 0, now: Date = Date()
     ) throws -> EnrollmentJob {
         let signer = try loadAuthority().signer
-        try Self.checkIssued(current, by: signer.certificate, signatureVerified: verifiedBy == signer.certificate.publicKey, now: now)
+        try Self.checkIssued(
+            current, by: signer.certificate, signatureVerified: verifiedBy == signer.certificate.publicKey,
+            grace: expiredGrace, now: now)
         try Self.checkRequest(csr)
         let sans = current.subjectAltNames
         if let requested = try Self.requestedSubjectAltNames(csr),
@@ -101,7 +106,7 @@ extension CertificateAuthority {
         let request = LeafRequest(name: name, subjectAltNames: sans, profile: profile, validity: validity, force: true)
         return try makeJob(
             publicKey: csr.publicKey, subject: current.subject, request: request,
-            authorization: .renewal(serial: current.serialNumber.hexString), signer: signer, now: now)
+            authorization: .renewal(serial: current.serialNumber.hexString, grace: expiredGrace), signer: signer, now: now)
     }
 
     /// Records prepared enrollments under one lock with one durable write (group commit). A
@@ -121,8 +126,8 @@ extension CertificateAuthority {
                         guard !ledger!.isUsed(id) else {
                             throw EnrollmentRefusal(.reusedToken, "the enrollment token was already used: tokens are one-time, make a new one with certtool token")
                         }
-                    case .renewal(let serial):
-                        try Self.checkRenewable(serial: serial, in: database, now: now)
+                    case .renewal(let serial, let grace):
+                        try Self.checkRenewable(serial: serial, in: database, now: now - grace)
                     }
                     // The CA changed since the job was signed (another process re-initialized it): sign again.
                     let leaf = job.signer == material.signer.certificate ? job.leaf : try Self.sign(job, issuer: material.signer, now: now)
@@ -153,7 +158,9 @@ extension CertificateAuthority {
 
     /// The CA checks its own issuance directly — the signer's signature and the validity dates — rather than
     /// building a path: there is exactly one issuer a renewable certificate can have.
-    private static func checkIssued(_ certificate: Certificate, by signer: Certificate, signatureVerified: Bool, now: Date) throws {
+    private static func checkIssued(
+        _ certificate: Certificate, by signer: Certificate, signatureVerified: Bool, grace: TimeInterval, now: Date
+    ) throws {
         guard certificate.issuer == signer.subject,
             signatureVerified || signer.publicKey.isValidSignature(certificate.signature, for: certificate)
         else {
@@ -162,7 +169,7 @@ extension CertificateAuthority {
         guard certificate.notValidBefore <= now else {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate is not valid before \(certificate.notValidBefore.iso8601): check the clocks")
         }
-        guard now < certificate.notValidAfter else {
+        guard now < certificate.notValidAfter + grace else {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate expired at \(certificate.notValidAfter.iso8601): enroll again with a new token")
         }
     }

@@ -160,10 +160,11 @@ final class CertAgent: Sendable {
         return start + lifetime * (2.0 / 3.0 - Double.random(in: 0...0.05))
     }
 
-    /// 1 s, 2 s, 4 s … up to the cap, and never more than a quarter of the remaining lifetime (at least 1 s).
+    /// 1 s, 2 s, 4 s … up to the cap, and never more than a quarter of the remaining lifetime (at least 1 s);
+    /// once the certificate has expired, the cap alone (the CA renews it within its grace, if it is back).
     private func backoff(attempt: Int, expiresIn: TimeInterval?) -> Duration {
         var seconds = min(Double(1 << min(attempt - 1, 16)), Double(settings.maximumBackoff.components.seconds))
-        if let expiresIn { seconds = min(seconds, max(1, expiresIn / 4)) }
+        if let expiresIn, expiresIn > 0 { seconds = min(seconds, max(1, expiresIn / 4)) }
         return .milliseconds(Int(seconds * 1000 * Double.random(in: 0.8...1.0)))
     }
 
