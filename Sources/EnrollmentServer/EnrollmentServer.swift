@@ -17,8 +17,9 @@ public final class EnrollmentServer: Sendable {
         public var defaultValidity: ValidityPeriod
         public var maximumValidity: ValidityPeriod
         public var crlValidity = ValidityPeriod(seconds: 7 * 86_400)
-        /// How long after expiry a client certificate may still be renewed (an outage outlived it).
-        public var renewExpiredWithin = ValidityPeriod(seconds: 86_400)
+        /// How long after expiry a client certificate may still be renewed (an outage outlived it); 0: never,
+        /// as EST re-enrollment is specified.
+        public var renewExpiredWithin = ValidityPeriod(seconds: 0)
         public var serverCertificateValidity = ValidityPeriod(seconds: 30 * 86_400)
         /// Longest time a client may take to send a whole request, or sit idle between requests.
         public var readTimeout: TimeAmount = .seconds(60)

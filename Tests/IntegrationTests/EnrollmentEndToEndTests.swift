@@ -51,10 +51,10 @@ import Testing
 
     /// The CA stays away past the serving certificate's notAfter: the sidecar reports not-ready, and once the CA
     /// is back it renews the expired certificate (within `--renew-expired-within`) and is ready again — no new
-    /// token needed. With the grace set to 0 the CA refuses that renewal.
+    /// token needed. Without that option (the default) the CA refuses the renewal.
     @Test func anOutageLongerThanTheCertificateLifetimeHeals() throws {
         let fixture = try SidecarFixture()
-        let ca = try CAServerFixture(["--default-validity", "8s"], ws: fixture.ws, skipInit: true)
+        let ca = try CAServerFixture(["--default-validity", "8s", "--renew-expired-within", "1h"], ws: fixture.ws, skipInit: true)
         try fixture.ws.write("app.token", try ca.token(["--san", "DNS:web.example.internal", "--san", "IP:127.0.0.1", "--server"]))
         try fixture.startSidecar(tls: Self.enrollment(ca, token: "app.token", out: "appcerts"))
         let first = try #require(CertAgentTests.readPair(fixture.ws.path("appcerts"))).certificate
@@ -84,7 +84,7 @@ import Testing
         sidecar.stop()
         ca.stop()
         let last = try #require(CertAgentTests.readPair(fixture.ws.path("appcerts"))).certificate
-        let strict = try CAServerFixture(["--renew-expired-within", "0s"], ws: fixture.ws, skipInit: true)
+        let strict = try CAServerFixture(ws: fixture.ws, skipInit: true)
         try strict.makeCSR("late", subject: "/CN=web", sans: "DNS:web.example.internal")
         Thread.sleep(until: last.notValidAfter + 1.5)
         let refused = try strict.curl("/.well-known/est/simplereenroll", [

@@ -33,8 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
     var crlValidity = "7d"
 
     @Option(name: .customLong("renew-expired-within"),
-            help: "Still renew a client certificate over mTLS this long after it expired (a CA outage outlived it); 0s: never.")
-    var renewExpiredWithin = "24h"
+            help: "Still renew a client certificate over mTLS this long after it expired (a CA outage outlived it); default 0s: never.")
+    var renewExpiredWithin = "0s"
 
     @Option(name: .customLong("read-timeout"), help: "Close a connection that takes longer to send a whole request, or idles this long between requests.")
     var readTimeout = "60s"
