@@ -17,8 +17,9 @@ final class ESTHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
-    /// Read from the TLS handler at the first request: the handshake is over by then.
-    private var client: ClientCertificate??
+    /// Parsed from the TLS handler at the first request (the handshake is over by then); a connection's
+    /// certificate cannot change, the server allowing no renegotiation.
+    private var clientCertificate: Certificate??
 
     init(service: EnrollmentService) {
         self.service = service
@@ -63,15 +64,15 @@ final class ESTHandler: ChannelInboundHandler {
         let components = URLComponents(string: head.uri)
         var query: [String: String] = [:]
         for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-        if client == nil {
+        if clientCertificate == nil {
             let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
             let der = try? handler?.peerCertificate?.toDERBytes()
-            client = .some(der.flatMap { try? Certificate(derEncoded: $0) }.map(ClientCertificate.init))
+            clientCertificate = .some(der.flatMap { try? Certificate(derEncoded: $0) })
         }
         return ESTRequest(
             method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
             authorization: head.headers.first(name: "authorization"), contentType: head.headers.first(name: "content-type"),
-            body: body, client: client ?? nil)
+            body: body, clientCertificate: clientCertificate ?? nil)
     }
 
     /// Answers in the request's HTTP version.

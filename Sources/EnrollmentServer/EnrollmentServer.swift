@@ -80,7 +80,7 @@ public final class EnrollmentServer: Sendable {
             authority: authority,
             policy: .init(defaultValidity: configuration.defaultValidity, maximumValidity: configuration.maximumValidity,
                           crlValidity: configuration.crlValidity,
-                          renewExpiredWithin: TimeInterval(configuration.renewExpiredWithin.seconds)),
+                          renewExpiredWithin: configuration.renewExpiredWithin.seconds),
             metrics: metrics, logger: logger, pool: pool)
         _ = try service.currentCRL()
 

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MeshCA
-import NIOConcurrencyHelpers
 import NIOPosix
 import X509
 
@@ -14,24 +13,7 @@ struct ESTRequest: Sendable {
     var contentType: String?
     var body: [UInt8]
     /// The client certificate presented in the TLS handshake (not yet verified), if any.
-    var client: ClientCertificate?
-}
-
-/// The client certificate of one TLS connection, parsed once, and the CA key that verified its signature. A
-/// connection's certificate cannot change (the server allows no renegotiation), so keep-alive re-enrollments
-/// verify that signature once; dates, revocation and the issuer name are still checked every time.
-final class ClientCertificate: Sendable {
-    let certificate: Certificate
-    private let verified = NIOLockedValueBox<Certificate.PublicKey?>(nil)
-
-    init(_ certificate: Certificate) {
-        self.certificate = certificate
-    }
-
-    var verifiedBy: Certificate.PublicKey? {
-        get { verified.withLockedValue { $0 } }
-        set { verified.withLockedValue { $0 = newValue } }
-    }
+    var clientCertificate: Certificate?
 }
 
 /// What to send back.
@@ -140,13 +122,11 @@ final class EnrollmentService: Sendable {
         await refusing(endpoint: "simplereenroll") {
             let csr = try Self.csr(request)
             let validity = try self.validity(request)
-            guard let client = request.client else {
+            guard let current = request.clientCertificate else {
                 throw EnrollmentRefusal(.missingCredentials, "simplereenroll needs the current client certificate over mutual TLS")
             }
             let job = try self.authority.prepareRenewal(
-                csr, current: client.certificate, validity: validity, verifiedBy: client.verifiedBy,
-                expiredGrace: self.policy.renewExpiredWithin)
-            client.verifiedBy = job.signerKey
+                csr, current: current, validity: validity, expiredGrace: self.policy.renewExpiredWithin)
             let issued = try await self.issuance.submit(job)
             self.logger.notice("re-enrolled", metadata: Self.metadata(issued))
             return issued

@@ -141,5 +141,12 @@ import X509
             #expect(result.stderr.hasPrefix("certtool: error: ") && result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
         }
         #expect(ws.snapshot() == before)
+
+        // `show` says when a SAN extension does not decode, and only then (a CA certificate has none at all).
+        _ = try ws.openssl(["req", "-x509", "-new", "-key", "utf8.key", "-subj", "/CN=u", "-addext", "subjectAltName=DNS:bücher.example",
+                            "-days", "1", "-out", "utf8.crt"])
+        #expect(try ws.ok(["show", "utf8.crt"]).stdout.contains("(malformed subjectAltName extension)"))
+        let ca = try ws.ok(["show", "pki/ca.crt"]).stdout
+        #expect(!ca.contains("malformed"), "\(ca)")
     }
 }

@@ -32,9 +32,6 @@ extension CertificateAuthority {
         let authorization: Authorization
         var leaf: Certificate
         var signer: Certificate
-
-        /// The key of the CA certificate that signs this job.
-        public var signerKey: Certificate.PublicKey { signer.publicKey }
     }
 
     private func makeJob(
@@ -79,18 +76,14 @@ extension CertificateAuthority {
     /// signer and be within its validity; the renewal gets the same name, SANs and profile. Whether `current`
     /// is revoked is checked against the database by `commit`.
     ///
-    /// `verifiedBy` is the signer key that already verified `current`'s signature on this TLS connection (whose
-    /// client certificate cannot change): that signature is not verified again. `expiredGrace` lets a
-    /// certificate that expired while its holder could not reach the CA be renewed that long after its notAfter
+    /// `expiredGrace` lets a certificate that expired while its holder could not reach the CA be renewed that long after its notAfter
     /// (revocation is still checked), so an outage longer than a lifetime heals without new tokens.
     public func prepareRenewal(
         _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod,
-        verifiedBy: Certificate.PublicKey? = nil, expiredGrace: TimeInterval = 0, now: Date = Date()
+        expiredGrace: TimeInterval = 0, now: Date = Date()
     ) throws -> EnrollmentJob {
         let signer = try loadAuthority().signer
-        try Self.checkIssued(
-            current, by: signer.certificate, signatureVerified: verifiedBy == signer.certificate.publicKey,
-            grace: expiredGrace, now: now)
+        try Self.checkIssued(current, by: signer.certificate, grace: expiredGrace, now: now)
         try Self.checkRequest(csr)
         let sans = current.subjectAltNames
         if let requested = try Self.requestedSubjectAltNames(csr),
@@ -158,11 +151,9 @@ extension CertificateAuthority {
 
     /// The CA checks its own issuance directly — the signer's signature and the validity dates — rather than
     /// building a path: there is exactly one issuer a renewable certificate can have.
-    private static func checkIssued(
-        _ certificate: Certificate, by signer: Certificate, signatureVerified: Bool, grace: TimeInterval, now: Date
-    ) throws {
+    private static func checkIssued(_ certificate: Certificate, by signer: Certificate, grace: TimeInterval, now: Date) throws {
         guard certificate.issuer == signer.subject,
-            signatureVerified || signer.publicKey.isValidSignature(certificate.signature, for: certificate)
+            signer.publicKey.isValidSignature(certificate.signature, for: certificate)
         else {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate was not issued by this CA: enroll with a token")
         }

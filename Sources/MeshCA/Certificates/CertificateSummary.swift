@@ -25,8 +25,12 @@ public struct CertificateSummary: Codable, Sendable, Equatable {
         notBefore = certificate.notValidBefore
         notAfter = certificate.notValidAfter
         // Shown, not hidden: a SAN extension that does not decode (raw UTF-8 in a dNSName, say) is no SAN at all.
-        let malformed = (try? certificate.extensions.subjectAlternativeNames) == nil
-        subjectAltNames = malformed ? ["(malformed subjectAltName extension)"] : certificate.subjectAltNames.map(\.description)
+        do {
+            let names = try certificate.extensions.subjectAlternativeNames
+            subjectAltNames = (names.map { $0.compactMap(SubjectAltName.init) } ?? []).map(\.description)
+        } catch {
+            subjectAltNames = ["(malformed subjectAltName extension)"]
+        }
         var usages: [String] = []
         if let ku = (try? certificate.extensions.keyUsage) ?? nil {
             let flags: [(Bool, String)] = [
