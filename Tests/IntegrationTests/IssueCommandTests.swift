@@ -71,6 +71,41 @@ import Testing
         #expect(try ws.read("pki/index.txt").split(separator: "\n").count == 3)
     }
 
+    /// issued/NAME.crt of a root-signed leaf is a second link to certs_by_serial/SERIAL.pem (one inode, and a
+    /// re-issue frees no blocks); a re-issue must leave the old serial's file as it was.
+    @Test func issuedFileSharesItsInodeWithTheSerialsFileAndHistoryStays() throws {
+        let ws = try Workspace()
+        try ws.ok(["issue", "web", "--san", "web.example.internal"])
+        let firstPEM = try ws.read("pki/issued/web.crt")
+        let firstSerial = try serial(ws, "web")
+        #expect(try inode(ws, "pki/issued/web.crt") == inode(ws, "pki/certs_by_serial/\(firstSerial).pem"))
+        try ws.ok(["issue", "web", "--san", "web.example.internal", "--force"])
+        let secondSerial = try serial(ws, "web")
+        #expect(secondSerial != firstSerial)
+        #expect(try ws.read("pki/certs_by_serial/\(firstSerial).pem") == firstPEM)
+        #expect(try ws.read("pki/issued/web.crt") == ws.read("pki/certs_by_serial/\(secondSerial).pem"))
+        #expect(try inode(ws, "pki/issued/web.crt") == inode(ws, "pki/certs_by_serial/\(secondSerial).pem"))
+
+        // Under an intermediate, issued/NAME.crt holds the chain: a file of its own.
+        let chained = try Workspace()
+        try chained.ok(["init", "--intermediate"])
+        try chained.ok(["issue", "web", "--san", "web.example.internal"])
+        let leafSerial = try serial(chained, "web")
+        #expect(try inode(chained, "pki/issued/web.crt") != inode(chained, "pki/certs_by_serial/\(leafSerial).pem"))
+        #expect(try chained.read("pki/issued/web.crt").hasPrefix(chained.read("pki/certs_by_serial/\(leafSerial).pem")))
+    }
+
+    private func serial(_ ws: Workspace, _ name: String) throws -> String {
+        let shown = try ws.ok(["show", name, "--json"]).stdout
+        let json = try JSONSerialization.jsonObject(with: Data(shown.utf8)) as! [String: Any]
+        return (json["serial"] as! String).replacingOccurrences(of: ":", with: "").uppercased()
+    }
+
+    private func inode(_ ws: Workspace, _ relative: String) throws -> UInt64 {
+        let attributes = try FileManager.default.attributesOfItem(atPath: ws.path(relative))
+        return (attributes[.systemFileNumber] as! NSNumber).uint64Value
+    }
+
     @Test func pkiComesFromTheEnvironmentWhenNoFlagIsGiven() throws {
         let ws = try Workspace()
         let elsewhere = ws.path("from-env")

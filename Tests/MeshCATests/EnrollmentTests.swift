@@ -101,6 +101,30 @@ import X509
         }
     }
 
+    /// The server's store hands its in-memory database to each commit and gets it back: a refused batch, a
+    /// revocation and a later success must leave memory and index.txt agreeing.
+    @Test func theCachedDatabaseSurvivesRefusalsAndRevocations() async throws {
+        let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
+        let (request, _) = try csr(["DNS:a.example.internal"])
+        let job = try authority.prepareEnrollment(request, token: verified, validity: .init(seconds: 3600))
+        let first = try authority.commit(job)
+        #expect(throws: EnrollmentRefusal.self) { try authority.commit(job) }  // nothing to save: handed back
+        let (renewal, _) = try csr(["DNS:a.example.internal"])
+        try authority.revoke(first.certificate.serialNumber.hexString, reason: .superseded)
+        #expect(throws: EnrollmentRefusal.self) {  // refused under the lock, after the revocation was cached
+            try authority.commit(try authority.prepareRenewal(renewal, current: first.certificate, validity: .init(seconds: 3600)))
+        }
+        let second = try authority.commit(try authority.prepareEnrollment(
+            request, token: try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"])),
+            validity: .init(seconds: 3600)))
+        let inMemory = try authority.store.loadDatabase()
+        let onDisk = try DirectoryStore(directory: directory).loadDatabase()
+        for database in [inMemory, onDisk] {
+            #expect(database.records.map(\.serial) == [first, second].map { $0.certificate.serialNumber.hexString })
+            #expect(database.records.map(\.status) == [.revoked, .valid])
+        }
+    }
+
     @Test func certsOnlyPKCS7RoundTripsAndRestoresChainOrder() throws {
         let material = try authority.loadAuthority()
         let (request, key) = try csr(["DNS:a.example.internal"])

@@ -108,7 +108,7 @@ extension CertificateAuthority {
     public func commit(_ jobs: [EnrollmentJob], now: Date = Date()) throws -> [Result<Issued, any Error>] {
         try store.withExclusiveAccess {
             let material = try loadAuthority()
-            var database = try store.loadDatabase()
+            var database = try store.takeDatabase()
             var ledger: TokenLedger?
             var stored: [StoredIssuance] = []
             let results = jobs.map { job in
@@ -139,6 +139,8 @@ extension CertificateAuthority {
             }
             if !stored.isEmpty || ledger != nil {
                 try store.saveIssuances(stored, database: database, tokenLedger: ledger)
+            } else {
+                store.returnUnchanged(database)
             }
             return results
         }

@@ -204,7 +204,7 @@ public struct CertificateAuthority: Sendable {
     private func record(
         _ leaf: Certificate, name: String, material: AuthorityMaterial, keyPEM: String?, created: AuthorityMaterial?
     ) throws -> Issued {
-        var database = try store.loadDatabase()
+        var database = try store.takeDatabase()
         let serial = leaf.serialNumber.hexString
         guard database.record(serial: serial) == nil else {
             throw MeshCAError.store("serial \(serial) is already in the database (random collision): run the command again")
@@ -225,7 +225,7 @@ public struct CertificateAuthority: Sendable {
     public func revoke(_ nameOrSerial: String, reason: RevocationReason, at date: Date = Date()) throws -> CertificateDatabase.Record {
         try store.withExclusiveAccess {
             _ = try loadAuthority()
-            var database = try store.loadDatabase()
+            var database = try store.takeDatabase()
             var serial: String?
             if (try? Self.validate(name: nameOrSerial)) != nil, let leaf = try store.issuedChain(named: nameOrSerial)?.first {
                 serial = leaf.serialNumber.hexString

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import X509
 
@@ -86,7 +87,8 @@ public enum CertificateBuilder {
 
     /// 126 random bits in 16 octets: positive (top bit clear), never zero, well under the 20-octet limit.
     static func randomSerial() -> Certificate.SerialNumber {
-        var bytes = (0..<16).map { _ in UInt8.random(in: .min ... .max) }
+        // One draw from BoringSSL's generator: `UInt8.random` costs a getrandom(2) call per byte.
+        var bytes = SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }
         bytes[0] = (bytes[0] & 0x3F) | 0x40
         return Certificate.SerialNumber(bytes: bytes)
     }

@@ -196,10 +196,16 @@ public struct DirectoryStore: PKIStore {
 
     /// certs_by_serial/ always; issued/NAME.crt when this certificate is the one the name now stands for.
     private func stageCertificate(name: String, chain: [Certificate], publishName: Bool, into batch: inout FileBatch) throws {
-        let leaf = chain[0]
-        try batch.stage(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), try leaf.pemString(), mode: 0o644)
-        if publishName {
-            try batch.stage(path("issued/\(name).crt"), try chain.map { try $0.pemString() }.joined(), mode: 0o644)
+        let bySerial = path("certs_by_serial/\(chain[0].serialNumber.hexString).pem")
+        let leafPEM = try chain[0].pemString()
+        try batch.stage(bySerial, leafPEM, mode: 0o644)
+        guard publishName else { return }
+        let chainPEM = try chain.dropFirst().reduce(leafPEM) { try $0 + $1.pemString() }
+        if chain.count == 1 {
+            // A root-signed leaf: issued/NAME.crt holds exactly certs_by_serial/SERIAL.pem.
+            try batch.stage(path("issued/\(name).crt"), sameAs: bySerial, Array(chainPEM.utf8), mode: 0o644)
+        } else {
+            try batch.stage(path("issued/\(name).crt"), chainPEM, mode: 0o644)
         }
     }
 
@@ -218,6 +224,16 @@ public struct DirectoryStore: PKIStore {
         let database = try CertificateDatabase(parsing: text, source: path("index.txt"))
         cache?.remember(database, stamp: stamp)
         return database
+    }
+
+    public func takeDatabase() throws -> CertificateDatabase {
+        let database = try loadDatabase()
+        cache?.forgetDatabase()
+        return database
+    }
+
+    public func returnUnchanged(_ database: CertificateDatabase) {
+        cache?.remember(database, stamp: FileStamp(path("index.txt")))
     }
 
     public func saveDatabase(_ database: CertificateDatabase) throws {
@@ -298,6 +314,8 @@ final class StoreCache: @unchecked Sendable {
     }
 
     func remember(_ value: CertificateDatabase, stamp: FileStamp) { lock.withLock { database = (value, stamp) } }
+
+    func forgetDatabase() { lock.withLock { database = nil } }
 }
 
 extension String {

@@ -50,6 +50,11 @@ public protocol PKIStore: Sendable {
     func certificate(serial: String) throws -> Certificate?
 
     func loadDatabase() throws -> CertificateDatabase
+    /// The database to change and save back under the exclusive lock. A store that keeps the database in
+    /// memory hands its copy over (and gets it back from the save), so adding a row does not copy every row.
+    func takeDatabase() throws -> CertificateDatabase
+    /// Gives back a database from `takeDatabase` that did not change, so nothing was saved.
+    func returnUnchanged(_ database: CertificateDatabase)
     func saveDatabase(_ database: CertificateDatabase) throws
 
     /// The number the next CRL gets (1 for the first).
