@@ -125,6 +125,20 @@ import X509
         }
     }
 
+    /// Signatures of renewing certificates are remembered once verified; a copy with one signature bit
+    /// flipped is not the same certificate and must still be refused.
+    @Test func aRememberedSignatureDoesNotCoverATamperedCopy() async throws {
+        let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
+        let (request, _) = try csr(["DNS:a.example.internal"])
+        let current = try authority.commit(try authority.prepareEnrollment(request, token: verified, validity: .init(seconds: 3600))).certificate
+        for _ in 0..<2 { _ = try authority.prepareRenewal(request, current: current, validity: .init(seconds: 3600)) }
+        var der = try current.derBytes
+        der[der.count - 1] ^= 0x01
+        let tampered = try Certificate(derEncoded: der)
+        #expect(tampered.tbsCertificateBytes == current.tbsCertificateBytes)
+        #expect(throws: EnrollmentRefusal.self) { try authority.prepareRenewal(request, current: tampered, validity: .init(seconds: 3600)) }
+    }
+
     @Test func certsOnlyPKCS7RoundTripsAndRestoresChainOrder() throws {
         let material = try authority.loadAuthority()
         let (request, key) = try csr(["DNS:a.example.internal"])

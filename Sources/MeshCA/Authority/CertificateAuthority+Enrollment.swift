@@ -83,7 +83,7 @@ extension CertificateAuthority {
         expiredGrace: TimeInterval = 0, now: Date = Date()
     ) throws -> EnrollmentJob {
         let signer = try loadAuthority().signer
-        try Self.checkIssued(current, by: signer.certificate, grace: expiredGrace, now: now)
+        try checkIssued(current, by: signer.certificate, grace: expiredGrace, now: now)
         try Self.checkRequest(csr)
         let sans = current.subjectAltNames
         if let requested = try Self.requestedSubjectAltNames(csr),
@@ -153,10 +153,8 @@ extension CertificateAuthority {
 
     /// The CA checks its own issuance directly — the signer's signature and the validity dates — rather than
     /// building a path: there is exactly one issuer a renewable certificate can have.
-    private static func checkIssued(_ certificate: Certificate, by signer: Certificate, grace: TimeInterval, now: Date) throws {
-        guard certificate.issuer == signer.subject,
-            signer.publicKey.isValidSignature(certificate.signature, for: certificate)
-        else {
+    private func checkIssued(_ certificate: Certificate, by signer: Certificate, grace: TimeInterval, now: Date) throws {
+        guard certificate.issuer == signer.subject, verifiedSignatures.isSigned(certificate, by: signer.publicKey) else {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate was not issued by this CA: enroll with a token")
         }
         guard certificate.notValidBefore <= now else {

@@ -6,6 +6,7 @@ import X509
 /// database.
 public struct CertificateAuthority: Sendable {
     public let store: any PKIStore
+    let verifiedSignatures = VerifiedSignatures()
 
     public init(store: any PKIStore) { self.store = store }
 
