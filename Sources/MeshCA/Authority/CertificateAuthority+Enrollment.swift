@@ -154,7 +154,7 @@ extension CertificateAuthority {
     /// The CA checks its own issuance directly — the signer's signature and the validity dates — rather than
     /// building a path: there is exactly one issuer a renewable certificate can have.
     private func checkIssued(_ certificate: Certificate, by signer: Certificate, grace: TimeInterval, now: Date) throws {
-        guard certificate.issuer == signer.subject, verifiedSignatures.isSigned(certificate, by: signer.publicKey) else {
+        guard certificate.issuer == signer.subject, verifiedSignatures.isSigned(certificate, by: signer) else {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate was not issued by this CA: enroll with a token")
         }
         guard certificate.notValidBefore <= now else {
