@@ -72,6 +72,34 @@ import X509
         #expect(badURL.status == 2 && badURL.stderr.contains("https://"))
     }
 
+    /// An agent started over an expired set asks the CA to renew it first (nothing to spend); a CA without
+    /// `--renew-expired-within` refuses, and the agent enrolls with its token instead — or, without one, says
+    /// both in one line.
+    @Test func anExpiredSetIsRenewedFirstAndReplacedWithTheTokenWhenRefused() throws {
+        let ca = try CAServerFixture(["--default-validity", "3s"])
+        try ca.ws.write("token", try ca.token(["--san", "DNS:prometheus.example.internal", "--client"]))
+        #expect(try agent(ca, Self.agentArguments(ca, out: "promcerts") + ["--once"]).status == 0)
+        let first = try #require(Self.readPair(ca.ws.path("promcerts"))).certificate
+        Thread.sleep(until: first.notValidAfter + 1.5)
+
+        try ca.ws.write("fresh", try ca.token(["--san", "DNS:prometheus.example.internal", "--client"]))
+        let replaced = try agent(ca, Self.agentArguments(ca, out: "promcerts", token: "fresh") + ["--once"])
+        #expect(replaced.status == 0, "\(replaced.output)")
+        #expect(replaced.output.contains("the CA refused to renew the expired certificate") && replaced.output.contains("enrolling with the token"),
+                "\(replaced.output)")
+        let second = try #require(Self.readPair(ca.ws.path("promcerts"))).certificate
+        #expect(second.serialNumber != first.serialNumber)
+        Thread.sleep(until: second.notValidAfter + 1.5)
+
+        let noToken = try agent(ca, ["certs", "--ca-url", ca.url, "--ca-bundle", "pki/ca.crt", "--san", "DNS:prometheus.example.internal",
+                                     "--out", "promcerts", "--once"])
+        #expect(noToken.status == 2, "\(noToken.output)")
+        #expect(noToken.stderr.hasPrefix("scrape-sidecar: error: the CA refused to renew the expired certificate")
+                && noToken.stderr.hasSuffix("give --token or --token-env to enroll again\n")
+                && noToken.stderr.split(separator: "\n").count == 1, "\(noToken.stderr)")
+        #expect(try #require(Self.readPair(ca.ws.path("promcerts"))).certificate.serialNumber == second.serialNumber)
+    }
+
     @Test func renewsAtTwoThirdsAndReadersNeverSeeAMismatchedPair() throws {
         let ca = try CAServerFixture(["--default-validity", "15s"])
         try ca.ws.write("token", try ca.token(["--san", "DNS:prometheus.example.internal", "--client"]))

@@ -51,7 +51,8 @@ import Testing
 
     /// The CA stays away past the serving certificate's notAfter: the sidecar reports not-ready, and once the CA
     /// is back it renews the expired certificate (within `--renew-expired-within`) and is ready again — no new
-    /// token needed. Without that option (the default) the CA refuses the renewal.
+    /// token needed, also when the sidecar itself was restarted meanwhile. Without that option (the default)
+    /// the CA refuses the renewal.
     @Test func anOutageLongerThanTheCertificateLifetimeHeals() throws {
         let fixture = try SidecarFixture()
         let ca = try CAServerFixture(["--default-validity", "8s", "--renew-expired-within", "1h"], ws: fixture.ws, skipInit: true)
@@ -80,8 +81,21 @@ import Testing
         #expect(try fixture.admin("/readyz").hasPrefix("ready"))
         #expect(try fixture.curl().status == 200)
 
-        // Without the grace, an expired certificate is refused at re-enrollment.
+        // Down together past the notAfter, then restarted: the sidecar renews the expired certificate it left
+        // behind instead of enrolling again with its token (spent on the first enrollment).
         sidecar.stop()
+        ca.stop()
+        Thread.sleep(until: renewed.notValidAfter + 1.5)
+        try ca.start()
+        try fixture.startSidecar(tls: Self.enrollment(ca, token: "app.token", out: "appcerts") + ["--log-level", "info"])
+        let restarted = try #require(fixture.sidecar)
+        let afterRestart = try #require(CertAgentTests.readPair(fixture.ws.path("appcerts"))).certificate
+        #expect(afterRestart.serialNumber != renewed.serialNumber && afterRestart.notValidAfter > Date(), "\(restarted.output)")
+        #expect(restarted.output.contains("renewed the expired certificate left in the output directory"), "\(restarted.output)")
+        #expect(try fixture.curl().status == 200)
+
+        // Without the grace, an expired certificate is refused at re-enrollment.
+        restarted.stop()
         ca.stop()
         let last = try #require(CertAgentTests.readPair(fixture.ws.path("appcerts"))).certificate
         let strict = try CAServerFixture(ws: fixture.ws, skipInit: true)

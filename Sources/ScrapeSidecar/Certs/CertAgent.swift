@@ -50,31 +50,52 @@ final class CertAgent: Sendable {
     private var output: OutputDirectory { settings.output }
 
     /// A usable set in the output directory: the one an earlier run left when it still fits (same SANs, not
-    /// expired), otherwise a new enrollment with the token. Retries while the CA is unreachable; a refusal
-    /// (bad or used token, SAN not granted) is thrown.
+    /// expired); an expired one renewed over mTLS when the CA still allows it (`--renew-expired-within`: the
+    /// token was spent on the first enrollment); otherwise a new enrollment with the token. Retries while the
+    /// CA is unreachable; a refusal (bad or used token, SAN not granted) is thrown.
     func ensureIdentity() async throws -> (contents: OutputDirectory.Contents, wrote: Bool) {
-        if let current = output.load(), Set(current.certificate.subjectAltNames) == Set(settings.subjectAltNames),
-            current.certificate.notValidAfter > Date()
-        {
-            logger.notice("using the certificate already in the output directory", metadata: metadata(current))
-            return (current, false)
+        var renewalRefusal: String?
+        if let current = output.load(), Set(current.certificate.subjectAltNames) == Set(settings.subjectAltNames) {
+            if current.certificate.notValidAfter > Date() {
+                logger.notice("using the certificate already in the output directory", metadata: metadata(current))
+                return (current, false)
+            }
+            do {
+                let renewed = try await retryingWhileUnreachable("renew the expired certificate") { try await self.renew(current) }
+                logger.notice("renewed the expired certificate left in the output directory", metadata: metadata(renewed))
+                return (renewed, true)
+            } catch let refused as ESTClient.Refused {
+                renewalRefusal = "the CA refused to renew the expired certificate in \(output.path) (HTTP \(refused.status)): \(refused.message)"
+            }
         }
         guard let tokenSource = settings.token else {
-            throw MeshCAError.invalidInput("no valid certificate in \(output.path) and no --token or --token-env to enroll with")
+            throw MeshCAError.invalidInput(renewalRefusal.map { "\($0); give --token or --token-env to enroll again" }
+                ?? "no valid certificate in \(output.path) and no --token or --token-env to enroll with")
         }
+        if let renewalRefusal { logger.warning("\(renewalRefusal): enrolling with the token") }
         let token = try tokenSource.read()
+        do {
+            return (try await retryingWhileUnreachable("enroll") { try await self.enroll(token: token) }, true)
+        } catch let refused as ESTClient.Refused {
+            throw MeshCAError.invalidInput("enrollment refused by \(settings.client.baseURL) (HTTP \(refused.status)): \(refused.message)")
+        }
+    }
+
+    /// Runs `body` until it succeeds or the CA answers with a refusal (a 4xx `ESTClient.Refused`, rethrown);
+    /// unreachable CAs and 5xx answers are retried with backoff.
+    private func retryingWhileUnreachable<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             do {
-                return (try await enroll(token: token), true)
+                return try await body()
             } catch let refused as ESTClient.Refused where refused.status < 500 {
-                throw MeshCAError.invalidInput("enrollment refused by \(settings.client.baseURL) (HTTP \(refused.status)): \(refused.message)")
+                throw refused
             } catch let error as MeshCAError {
                 throw error
             } catch {
                 attempt += 1
                 let delay = backoff(attempt: attempt, expiresIn: nil)
-                logger.warning("cannot reach the CA to enroll: retrying", metadata: [
+                logger.warning("cannot reach the CA to \(what): retrying", metadata: [
                     "error": "\(error)", "retry_in": "\(delay)", "attempt": "\(attempt)"])
                 try await Task.sleep(for: delay)
             }
