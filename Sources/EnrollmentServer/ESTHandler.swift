@@ -52,9 +52,7 @@ final class ESTHandler: ChannelInboundHandler {
             }
             let request = makeRequest(head, context: context)
             let service = self.service, keepAlive = head.isKeepAlive, version = head.version
-            let promise = context.eventLoop.makePromise(of: ESTResponse.self)
-            promise.completeWithTask { await service.handle(request) }
-            promise.futureResult.whenSuccess { response in
+            service.respond(to: request, on: context.eventLoop).whenSuccess { response in
                 self.write(context, response, version: version, keepAlive: keepAlive)
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MeshCA
+import NIOCore
 import NIOPosix
 import X509
 
@@ -68,14 +69,24 @@ final class EnrollmentService: Sendable {
 
     private var directory: String { authority.store.location }
 
-    func handle(_ request: ESTRequest) async -> ESTResponse {
+    /// Answers on `eventLoop`. A re-enrollment is checked and signed right there and completed from the commit
+    /// thread (two thread hops); everything else runs as a task.
+    func respond(to request: ESTRequest, on eventLoop: EventLoop) -> EventLoopFuture<ESTResponse> {
+        if request.method == "POST" && request.path == "/.well-known/est/simplereenroll" {
+            return reenroll(request, on: eventLoop)
+        }
+        let promise = eventLoop.makePromise(of: ESTResponse.self)
+        promise.completeWithTask { await self.handle(request) }
+        return promise.futureResult
+    }
+
+    /// Every request but a re-enrollment (see `respond`).
+    private func handle(_ request: ESTRequest) async -> ESTResponse {
         switch (request.method, request.path) {
         case ("GET", "/.well-known/est/cacerts"):
             return await answer { try ESTResponse.certsOnly(try await self.blocking { try self.authority.loadAuthority().certificates }) }
         case ("POST", "/.well-known/est/simpleenroll"):
             return await enroll(request)
-        case ("POST", "/.well-known/est/simplereenroll"):
-            return await reenroll(request)
         case ("GET", "/roots.pem"):
             return await answer {
                 let roots = try await self.blocking { try self.authority.loadAuthority().root.certificate }
@@ -118,18 +129,24 @@ final class EnrollmentService: Sendable {
         }
     }
 
-    private func reenroll(_ request: ESTRequest) async -> ESTResponse {
-        await refusing(endpoint: "simplereenroll") {
+    /// Checks and signs on the event loop; the commit thread completes the promise, and the answer is built back
+    /// on the event loop (the commit thread only commits).
+    private func reenroll(_ request: ESTRequest, on eventLoop: EventLoop) -> EventLoopFuture<ESTResponse> {
+        let promise = eventLoop.makePromise(of: Result<CertificateAuthority.Issued, Error>.self)
+        do {
             let csr = try Self.csr(request)
             let validity = try self.validity(request)
             guard let current = request.clientCertificate else {
                 throw EnrollmentRefusal(.missingCredentials, "simplereenroll needs the current client certificate over mutual TLS")
             }
-            let job = try self.authority.prepareRenewal(
-                csr, current: current, validity: validity, expiredGrace: self.policy.renewExpiredWithin)
-            let issued = try await self.issuance.submit(job)
-            self.logger.notice("re-enrolled", metadata: Self.metadata(issued))
-            return issued
+            let job = try authority.prepareRenewal(csr, current: current, validity: validity, expiredGrace: policy.renewExpiredWithin)
+            issuance.submit(job) { promise.succeed($0) }
+        } catch {
+            promise.succeed(.failure(error))
+        }
+        return promise.futureResult.map { result in
+            if case .success(let issued) = result { self.logger.notice("re-enrolled", metadata: Self.metadata(issued)) }
+            return self.outcome(endpoint: "simplereenroll", result)
         }
     }
 
@@ -138,7 +155,15 @@ final class EnrollmentService: Sendable {
         endpoint: String, _ body: @Sendable () async throws -> CertificateAuthority.Issued
     ) async -> ESTResponse {
         do {
-            let issued = try await body()
+            return outcome(endpoint: endpoint, .success(try await body()))
+        } catch {
+            return outcome(endpoint: endpoint, .failure(error))
+        }
+    }
+
+    private func outcome(endpoint: String, _ result: Result<CertificateAuthority.Issued, Error>) -> ESTResponse {
+        do {
+            let issued = try result.get()
             metrics.issued(endpoint: endpoint)
             return try ESTResponse.certsOnly(issued.chain)
         } catch let refusal as EnrollmentRefusal {

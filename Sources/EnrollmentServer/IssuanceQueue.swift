@@ -5,7 +5,8 @@ import NIOPosix
 /// Funnels enrollments into group commits: while one batch is signed and written (one lock, one syncfs), new
 /// jobs queue up and go into the next, so each durable write carries every certificate that arrived meanwhile.
 final class IssuanceQueue: Sendable {
-    private typealias Pending = (job: CertificateAuthority.EnrollmentJob, done: CheckedContinuation<Result<CertificateAuthority.Issued, Error>, Never>)
+    typealias Completion = @Sendable (Result<CertificateAuthority.Issued, Error>) -> Void
+    private typealias Pending = (job: CertificateAuthority.EnrollmentJob, done: Completion)
 
     private struct State {
         var pending: [Pending] = []
@@ -24,16 +25,19 @@ final class IssuanceQueue: Sendable {
     }
 
     func submit(_ job: CertificateAuthority.EnrollmentJob) async throws -> CertificateAuthority.Issued {
-        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<CertificateAuthority.Issued, Error>, Never>) in
-            let startDrain = state.withLockedValue { state -> Bool in
-                state.pending.append((job, done))
-                guard !state.draining else { return false }
-                state.draining = true
-                return true
-            }
-            if startDrain { pool.submit { _ in self.drain() } }
+        try await withCheckedContinuation { continuation in submit(job) { continuation.resume(returning: $0) } }.get()
+    }
+
+    /// Queues `job`; `done` runs on the commit thread once its batch is durable (or failed): keep it short,
+    /// e.g. completing an `EventLoopPromise`.
+    func submit(_ job: CertificateAuthority.EnrollmentJob, done: @escaping Completion) {
+        let startDrain = state.withLockedValue { state -> Bool in
+            state.pending.append((job, done))
+            guard !state.draining else { return false }
+            state.draining = true
+            return true
         }
-        return try result.get()
+        if startDrain { pool.submit { _ in self.drain() } }
     }
 
     private func drain() {
@@ -51,7 +55,7 @@ final class IssuanceQueue: Sendable {
             } catch {
                 results = batch.map { _ in .failure(error) }
             }
-            for (pending, result) in zip(batch, results) { pending.done.resume(returning: result) }
+            for (pending, result) in zip(batch, results) { pending.done(result) }
         }
     }
 }
