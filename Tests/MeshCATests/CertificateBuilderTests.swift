@@ -11,6 +11,25 @@ import X509
         return try SigningIdentity(certificate: root, privateKey: key, label: "CA")
     }
 
+    /// Our PEM writer (Foundation's base64 with 64-character lines) against swift-asn1's, for DER lengths
+    /// that end mid-line and exactly on a line boundary (48 bytes per line).
+    @Test(arguments: [KeyType.ecdsaP256, .rsa2048, .ed25519])
+    func pemMatchesSwiftASN1(keyType: KeyType) throws {
+        let ca = try authority(keyType)
+        var lengths: Set<Int> = []
+        for index in 0..<60 {
+            let leaf = try CertificateBuilder.leaf(
+                subject: try DistinguishedName { CommonName(String(repeating: "w", count: index + 1)) },
+                publicKey: try KeyType.ecdsaP256.generate().publicKey,
+                subjectAltNames: [try SubjectAltName(parsing: "w\(index).example.internal")], profile: .server,
+                validity: ValidityPeriod(seconds: 3600), issuer: ca, now: Date())
+            #expect(try leaf.pemString() == leaf.serializeAsPEM().pemString + "\n")
+            #expect(try PEMFiles.certificates(leaf.pemString(), source: "test") == [leaf])
+            lengths.insert(try leaf.derBytes.count % 48)
+        }
+        #expect(lengths.contains(0))
+    }
+
     @Test(arguments: [KeyType.ecdsaP256, .ecdsaP384, .rsa2048, .ed25519])
     func leafFollowsTheProfile(keyType: KeyType) throws {
         let ca = try authority(keyType)

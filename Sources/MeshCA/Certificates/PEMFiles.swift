@@ -38,6 +38,11 @@ public enum PEMFiles {
 }
 
 extension Certificate {
-    /// `-----BEGIN CERTIFICATE-----` PEM with a trailing newline.
-    public func pemString() throws -> String { try serializeAsPEM().pemString + "\n" }
+    /// `-----BEGIN CERTIFICATE-----` PEM with a trailing newline (RFC 7468: 64-character lines). Foundation's
+    /// base64 encoder does the line breaks: swift-asn1's `PEMDocument.pemString` walks String indices per
+    /// line, a visible share of an enrollment server's commit thread.
+    public func pemString() throws -> String {
+        let body = Data(try derBytes).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        return "-----BEGIN CERTIFICATE-----\n\(body)\n-----END CERTIFICATE-----\n"
+    }
 }
