@@ -37,8 +37,9 @@ struct ESTResponse: Sendable {
 }
 
 /// The CA behind `certtool serve`: EST enrollment and re-enrollment, the roots, the CRL, health and metrics.
-/// Store operations block (file locks, fsync), so they run on a thread pool, never on an event loop;
-/// issuances are group-committed by the `IssuanceQueue`.
+/// Store writes block (file locks, fsync), so they run on a thread pool, never on an event loop; issuances
+/// are group-committed there by the `IssuanceQueue`. Checking and signing a re-enrollment is CPU work (the
+/// CA's files are only `stat`ed, re-read when they change) and runs on the event loop.
 final class EnrollmentService: Sendable {
     struct Policy: Sendable {
         var defaultValidity: ValidityPeriod
