@@ -26,7 +26,24 @@ public final class ClientVerifier: Sendable {
         }
     }
 
-    private let trust: NIOLockedValueBox<Trust>
+    /// The trust in force, and the chains validated against it: a client that reconnects presents the same
+    /// bytes, and is not verified again (an ECDSA verification and a task hop per handshake) while every
+    /// certificate in its chain is within validity. A new trust (CA bundle or CRL re-read) empties it;
+    /// `generation` keeps a verification that raced with that change from being remembered.
+    private struct State {
+        var trust: Trust
+        var generation = 0
+        var validated: [[[UInt8]]: Validated] = [:]
+    }
+
+    private struct Validated {
+        var chain: [NIOSSLCertificate]
+        var notBefore: Date
+        var notAfter: Date
+    }
+
+    private static let rememberedChains = 4096
+    private let state: NIOLockedValueBox<State>
     /// False for client auth types that take any certificate (RequestClientCert, RequireAnyClientCert).
     private let verifies: Bool
     /// Checked in the handshake, as exporter-toolkit's `client_allowed_sans` is.
@@ -38,7 +55,7 @@ public final class ClientVerifier: Sendable {
 
     public init(trust: Trust, verifies: Bool = true, allowedSANs: SANAllowList = .anyone, verifyDepth: Int? = nil,
                 onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.trust = NIOLockedValueBox(trust)
+        self.state = NIOLockedValueBox(State(trust: trust))
         self.verifies = verifies
         self.allowedSANs = allowedSANs
         self.verifyDepth = verifyDepth
@@ -46,12 +63,16 @@ public final class ClientVerifier: Sendable {
     }
 
     /// Replaces the trust anchors and CRL for new handshakes.
-    public func update(_ trust: Trust) { self.trust.withLockedValue { $0 = trust } }
+    public func update(_ trust: Trust) {
+        state.withLockedValue { state in
+            state = State(trust: trust, generation: state.generation + 1)
+        }
+    }
 
     /// Verifies a presented chain (leaf first).
     public func verify(_ chain: [Certificate], at time: Date = Date()) async throws -> [Certificate] {
         guard let leaf = chain.first else { throw MeshCAError.verificationFailed("no client certificate") }
-        let trust = self.trust.withLockedValue { $0 }
+        let trust = state.withLockedValue { $0.trust }
         let validated = try await ChainVerification(
             roots: trust.roots, intermediates: Array(chain.dropFirst()),
             revokedSerials: trust.revocations?.revokedSerials ?? [], purpose: .client, time: time
@@ -66,20 +87,38 @@ public final class ClientVerifier: Sendable {
     public func nioCallback(_ presented: [NIOSSLCertificate], _ promise: EventLoopPromise<NIOSSLVerificationResultWithMetadata>) {
         // Any certificate will do: accept it, but report no validated chain, so no identity is forwarded.
         guard verifies else { return promise.succeed(.certificateVerified(VerificationMetadata(nil))) }
+        let key = (try? presented.map { try $0.toDERBytes() }) ?? []
+        let now = Date()
+        let (remembered, generation) = state.withLockedValue { ($0.validated[key], $0.generation) }
+        if let remembered, remembered.notBefore <= now, now < remembered.notAfter {
+            return promise.succeed(.certificateVerified(VerificationMetadata(ValidatedCertificateChain(remembered.chain))))
+        }
         let onFailure = self.onFailure
         promise.completeWithTask {
             do {
                 let chain = try presented.map { try Certificate(derEncoded: $0.toDERBytes()) }
-                let validated = try await self.verify(chain)
+                let validated = try await self.verify(chain, at: now)
                 if !self.allowedSANs.allowsEveryone && self.allowedSANs.match(PeerIdentity(certificate: validated[0])) == nil {
                     throw MeshCAError.verificationFailed("client SANs are not in client_allowed_sans")
                 }
                 let nioChain = try validated.map { try NIOSSLCertificate(bytes: $0.derBytes, format: .der) }
+                self.remember(key, Validated(
+                    chain: nioChain, notBefore: validated.map(\.notValidBefore).max()!,
+                    notAfter: validated.map(\.notValidAfter).min()!), generation: generation)
                 return .certificateVerified(VerificationMetadata(ValidatedCertificateChain(nioChain)))
             } catch {
                 onFailure("\(error)")
                 return .failed
             }
+        }
+    }
+
+    private func remember(_ key: [[UInt8]], _ validated: Validated, generation: Int) {
+        guard !key.isEmpty else { return }
+        state.withLockedValue { state in
+            guard state.generation == generation else { return }
+            if state.validated.count >= Self.rememberedChains { state.validated.removeAll(keepingCapacity: true) }
+            state.validated[key] = validated
         }
     }
 }

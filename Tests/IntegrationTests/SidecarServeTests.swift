@@ -97,6 +97,20 @@ import Testing
         #expect(try fixture.curl(as: "other").status == 200)
     }
 
+    /// A client's validated chain is remembered across its connections; the memory must not outlive the
+    /// certificate: once it expires, the next connection is refused in the handshake.
+    @Test func aRememberedClientIsRefusedOnceItsCertificateExpires() throws {
+        let fixture = try SidecarFixture()
+        try fixture.ws.ok(["issue", "brief", "--client", "--san", "DNS:prometheus.example.internal", "--validity", "4s"])
+        try fixture.startSidecar()
+        #expect(try fixture.curl(as: "brief").status == 200)
+        #expect(try fixture.curl(as: "brief").status == 200, "a second connection, from the remembered chain")
+        Thread.sleep(until: try fixture.ws.notAfter("pki/issued/brief.crt") + 1.5)
+        #expect(try fixture.curl(as: "brief").status == 0)
+        #expect(try fixture.admin("/metrics").contains("reason=\"expired\""))
+        #expect(try fixture.curl(as: "prom").status == 200)
+    }
+
     @Test func sanAndPathNotAllowedGet403WithAReason() throws {
         let fixture = try SidecarFixture()
         try fixture.startSidecar(["--allow-san", "DNS:prometheus.example.internal", "--allow-path", "/metrics"])

@@ -1,4 +1,5 @@
 import Foundation
+import X509
 
 /// A temporary directory holding one test's pki/ and scratch files, removed when the test ends.
 final class Workspace {
@@ -80,6 +81,9 @@ extension Workspace {
         try openssl(["x509", "-in", certificate, "-noout", "-serial"]).stdout
             .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    /// A certificate file's notAfter.
+    func notAfter(_ certificate: String) throws -> Date { try Certificate(pemEncoded: read(certificate)).notValidAfter }
 }
 
 extension CommandResult {
