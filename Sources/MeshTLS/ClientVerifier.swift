@@ -42,7 +42,8 @@ public final class ClientVerifier: Sendable {
         var notAfter: Date
     }
 
-    private static let rememberedChains = 4096
+    /// A few KiB each; a front with more distinct clients than this just verifies some of them again.
+    private static let rememberedChains = 1024
     private let state: NIOLockedValueBox<State>
     /// False for client auth types that take any certificate (RequestClientCert, RequireAnyClientCert).
     private let verifies: Bool
