@@ -12,22 +12,23 @@ import X509
     }
 
     /// Our PEM writer (Foundation's base64 with 64-character lines) against swift-asn1's, for DER lengths
-    /// that end mid-line and exactly on a line boundary (48 bytes per line).
-    @Test(arguments: [KeyType.ecdsaP256, .rsa2048, .ed25519])
+    /// that end mid-line and exactly on a line boundary (48 bytes per line). An Ed25519 CA signs with a fixed
+    /// length, so 100 common-name lengths give 100 consecutive DER lengths, some of them multiples of 48.
+    @Test(arguments: [KeyType.ed25519, .ecdsaP256, .rsa2048])
     func pemMatchesSwiftASN1(keyType: KeyType) throws {
         let ca = try authority(keyType)
-        var lengths: Set<Int> = []
-        for index in 0..<60 {
+        var residues: Set<Int> = []
+        for length in 1...100 {
             let leaf = try CertificateBuilder.leaf(
-                subject: try DistinguishedName { CommonName(String(repeating: "w", count: index + 1)) },
+                subject: try DistinguishedName { CommonName(String(repeating: "w", count: length)) },
                 publicKey: try KeyType.ecdsaP256.generate().publicKey,
-                subjectAltNames: [try SubjectAltName(parsing: "w\(index).example.internal")], profile: .server,
+                subjectAltNames: [try SubjectAltName(parsing: "web.example.internal")], profile: .server,
                 validity: ValidityPeriod(seconds: 3600), issuer: ca, now: Date())
             #expect(try leaf.pemString() == leaf.serializeAsPEM().pemString + "\n")
             #expect(try PEMFiles.certificates(leaf.pemString(), source: "test") == [leaf])
-            lengths.insert(try leaf.derBytes.count % 48)
+            residues.insert(try leaf.derBytes.count % 48)
         }
-        #expect(lengths.contains(0))
+        if keyType == .ed25519 { #expect(residues.contains(0) && residues.count > 1) }
     }
 
     @Test(arguments: [KeyType.ecdsaP256, .ecdsaP384, .rsa2048, .ed25519])
