@@ -101,7 +101,7 @@ import Testing
     /// certificate: once it expires, the next connection is refused in the handshake.
     @Test func aRememberedClientIsRefusedOnceItsCertificateExpires() throws {
         let fixture = try SidecarFixture()
-        try fixture.ws.ok(["issue", "brief", "--client", "--san", "DNS:prometheus.example.internal", "--validity", "4s"])
+        try fixture.ws.ok(["issue", "brief", "--client", "--san", "DNS:prometheus.example.internal", "--validity", "8s"])
         try fixture.startSidecar()
         #expect(try fixture.curl(as: "brief").status == 200)
         #expect(try fixture.curl(as: "brief").status == 200, "a second connection, from the remembered chain")
