@@ -88,22 +88,25 @@ public final class ClientVerifier: Sendable {
     public func nioCallback(_ presented: [NIOSSLCertificate], _ promise: EventLoopPromise<NIOSSLVerificationResultWithMetadata>) {
         // Any certificate will do: accept it, but report no validated chain, so no identity is forwarded.
         guard verifies else { return promise.succeed(.certificateVerified(VerificationMetadata(nil))) }
-        let key = (try? presented.map { try $0.toDERBytes() }) ?? []
+        let onFailure = self.onFailure
+        guard let der = try? presented.map({ try $0.toDERBytes() }) else {
+            onFailure("the client certificate chain cannot be encoded")
+            return promise.succeed(.failed)
+        }
         let now = Date()
-        let (remembered, generation) = state.withLockedValue { ($0.validated[key], $0.generation) }
+        let (remembered, generation) = state.withLockedValue { ($0.validated[der], $0.generation) }
         if let remembered, remembered.notBefore <= now, now < remembered.notAfter {
             return promise.succeed(.certificateVerified(VerificationMetadata(ValidatedCertificateChain(remembered.chain))))
         }
-        let onFailure = self.onFailure
         promise.completeWithTask {
             do {
-                let chain = try presented.map { try Certificate(derEncoded: $0.toDERBytes()) }
+                let chain = try der.map { try Certificate(derEncoded: $0) }
                 let validated = try await self.verify(chain, at: now)
                 if !self.allowedSANs.allowsEveryone && self.allowedSANs.match(PeerIdentity(certificate: validated[0])) == nil {
                     throw MeshCAError.verificationFailed("client SANs are not in client_allowed_sans")
                 }
                 let nioChain = try validated.map { try NIOSSLCertificate(bytes: $0.derBytes, format: .der) }
-                self.remember(key, Validated(
+                self.remember(der, Validated(
                     chain: nioChain, notBefore: validated.map(\.notValidBefore).max()!,
                     notAfter: validated.map(\.notValidAfter).min()!), generation: generation)
                 return .certificateVerified(VerificationMetadata(ValidatedCertificateChain(nioChain)))
@@ -115,7 +118,6 @@ public final class ClientVerifier: Sendable {
     }
 
     private func remember(_ key: [[UInt8]], _ validated: Validated, generation: Int) {
-        guard !key.isEmpty else { return }
         state.withLockedValue { state in
             guard state.generation == generation else { return }
             if state.validated.count >= Self.rememberedChains { state.validated.removeAll(keepingCapacity: true) }

@@ -54,4 +54,12 @@ import Testing
     func refuses(text: String) {
         #expect(throws: MeshCAError.self) { try ValidityPeriod(parsing: text) }
     }
+
+    /// A grace period (`certtool serve --renew-expired-within`) may be zero, in any unit; never negative.
+    @Test func zeroOnlyWhereAllowed() throws {
+        for text in ["0", "0s", "0h", "0d"] { #expect(try ValidityPeriod(parsing: text, allowingZero: true).seconds == 0) }
+        #expect(try ValidityPeriod(parsing: "2h", allowingZero: true).seconds == 7_200)
+        for text in ["-1h", "", "0x"] { #expect(throws: MeshCAError.self) { try ValidityPeriod(parsing: text, allowingZero: true) } }
+        #expect(throws: MeshCAError.self) { try ValidityPeriod(parsing: "0", allowingZero: false) }
+    }
 }

@@ -54,7 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, subjectAltNames: try sans.map(SubjectAltName.init(parsing:)),
             defaultValidity: try ValidityPeriod(parsing: defaultValidity), maximumValidity: try ValidityPeriod(parsing: maxValidity))
         configuration.crlValidity = try ValidityPeriod(parsing: crlValidity)
-        configuration.renewExpiredWithin = ["0", "0s"].contains(renewExpiredWithin) ? ValidityPeriod(seconds: 0) : try ValidityPeriod(parsing: renewExpiredWithin)
+        configuration.renewExpiredWithin = try ValidityPeriod(parsing: renewExpiredWithin, allowingZero: true)
         configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
         var logger = Logger(label: "certtool.serve")
         logger.logLevel = level

@@ -7,12 +7,17 @@ public struct ValidityPeriod: Hashable, Sendable, CustomStringConvertible {
     public init(seconds: TimeInterval) { self.seconds = seconds }
 
     /// Parses `<positive integer><unit>` with unit `s`, `m` (minutes), `h`, `d`, `w` or `y` (365 days).
-    public init(parsing text: String) throws {
+    /// `allowingZero` also takes `0` with or without a unit (a grace period that may be off).
+    public init(parsing text: String, allowingZero: Bool = false) throws {
+        if allowingZero, text == "0" {
+            self.seconds = 0
+            return
+        }
         let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000]
         let fail = MeshCAError.invalidInput(
-            "invalid validity '\(text)': use a positive number with a unit s, m, h, d, w or y (e.g. 90d, 10y, 24h)")
+            "invalid validity '\(text)': use a \(allowingZero ? "whole" : "positive") number with a unit s, m, h, d, w or y (e.g. 90d, 10y, 24h)")
         guard let unit = text.last, let multiplier = units[unit],
-            let count = Int(text.dropLast()), count > 0, count <= 100 * 365 * 24 * 60
+            let count = Int(text.dropLast()), count > 0 || (allowingZero && count == 0), count <= 100 * 365 * 24 * 60
         else { throw fail }
         let seconds = TimeInterval(count) * multiplier
         guard seconds <= 100 * 31_536_000 else { throw fail }
