@@ -22,7 +22,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
-        // The system OpenSSL (libssl-dev), only for encrypted PKCS#8 keys, which swift-crypto cannot write.
+        // The system OpenSSL (headers from libssl-dev; libcrypto.so.3 loaded on first use), only for encrypted
+        // PKCS#8 keys, which swift-crypto cannot write.
         .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
         // glibc's malloc.h, to hand freed heap back to the OS after a connection storm.
         .systemLibrary(name: "CMalloc"),

@@ -112,7 +112,7 @@ import X509
         let hostile: [(String, SubjectAltName)] = [
             ("nul", .dns("a\u{0}b.example")), ("wildcards", .dns("*.*.example")),
             ("long-label", .dns(String(repeating: "a", count: 64) + ".example")),
-            ("comma", .dns("a.example,DNS:evil.example")),
+            ("comma", .dns("a.example,DNS:evil.example")), ("space", .dns(" web.example.internal")),
             ("long-uri", .uri("spiffe://" + String(repeating: "a", count: 3000))), ("nul-email", .email("a\u{0}@b.example")),
         ]
         for (name, san) in hostile {

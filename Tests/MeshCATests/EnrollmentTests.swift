@@ -41,6 +41,34 @@ import X509
         #expect(try reread.store.loadDatabase().records.count == 1)
     }
 
+    /// A signed certificate's file is written before the commit, unnamed: certs_by_serial/ shows it only once
+    /// the commit names it, and a job that is never committed leaves nothing behind.
+    @Test func aPreparedCertificateAppearsOnlyAtItsCommit() async throws {
+        let provisioner = try authority.provisioner(create: true)
+        let listing = { try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial").sorted() }
+        let before = try listing()
+        let (request, _) = try csr(["DNS:a.example.internal"])
+        let job = try authority.prepareEnrollment(
+            request, token: try await provisioner.verify(try await token(["DNS:a.example.internal"])), validity: .init(seconds: 3600))
+        var dropped: CertificateAuthority.EnrollmentJob? = try authority.prepareEnrollment(
+            request, token: try await provisioner.verify(try await token(["DNS:a.example.internal"])), validity: .init(seconds: 3600))
+        #expect(try listing() == before)
+        let issued = try authority.commit(job)
+        dropped = nil
+        #expect(dropped == nil)
+        let serial = issued.certificate.serialNumber.hexString
+        #expect(try listing() == (before + ["\(serial).pem"]).sorted())
+        let file = "\(directory)/certs_by_serial/\(serial).pem"
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == issued.certificate.pemString())
+        let attributes = try FileManager.default.attributesOfItem(atPath: file)
+        #expect((attributes[.posixPermissions] as? Int) == 0o644)
+        let published = try FileManager.default.attributesOfItem(atPath: "\(directory)/issued/\(issued.name).crt")
+        #expect(published[.systemFileNumber] as? Int == attributes[.systemFileNumber] as? Int)
+        // This file system takes unnamed files, so the path above is the one the server uses.
+        #expect(try authority.store.prepareFile(for: issued.certificate) != nil)
+        #expect(try listing() == (before + ["\(serial).pem"]).sorted())
+    }
+
     @Test func aCSRGetsNoMoreThanTheGrant() async throws {
         let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
         let (wider, _) = try csr(["DNS:a.example.internal", "DNS:b.example.internal"])

@@ -32,6 +32,8 @@ extension CertificateAuthority {
         let authorization: Authorization
         var leaf: Certificate
         var signer: Certificate
+        /// `leaf`'s file, written as soon as it was signed.
+        var prepared: PreparedCertificate?
     }
 
     private func makeJob(
@@ -43,6 +45,7 @@ extension CertificateAuthority {
             publicKey: publicKey, subject: subject, request: request, authorization: authorization,
             leaf: signer.certificate, signer: signer.certificate)
         job.leaf = try Self.sign(job, issuer: signer, now: now)
+        job.prepared = try store.prepareFile(for: job.leaf)
         return job
     }
 
@@ -123,7 +126,8 @@ extension CertificateAuthority {
                         try Self.checkRenewable(serial: serial, in: database, now: now - grace)
                     }
                     // The CA changed since the job was signed (another process re-initialized it): sign again.
-                    let leaf = job.signer == material.signer.certificate ? job.leaf : try Self.sign(job, issuer: material.signer, now: now)
+                    let resign = job.signer != material.signer.certificate
+                    let leaf = resign ? try Self.sign(job, issuer: material.signer, now: now) : job.leaf
                     let serial = leaf.serialNumber.hexString
                     guard database.record(serial: serial) == nil else {
                         throw MeshCAError.store("serial \(serial) is already in the database (random collision): try again")
@@ -133,7 +137,7 @@ extension CertificateAuthority {
                         status: .valid, expiry: leaf.notValidAfter, revocationDate: nil, revocationReason: nil,
                         serial: serial, subject: leaf.subject.opensslOneLine))
                     let chain = [leaf] + material.chain
-                    stored.append(StoredIssuance(name: job.request.name, chain: chain))
+                    stored.append(StoredIssuance(name: job.request.name, chain: chain, prepared: resign ? nil : job.prepared))
                     return Issued(name: job.request.name, chain: chain, privateKeyPEM: nil, createdAuthority: nil)
                 }
             }

@@ -169,11 +169,10 @@ public struct CertificateAuthority: Sendable {
         }
         guard let names = decoded, !names.isEmpty else { return nil }
         return try names.map { name in
-            guard let san = SubjectAltName(name) else {
+            guard let san = try SubjectAltName.validated(name) else {
                 throw MeshCAError.invalidInput("the CSR requests an unsupported SAN (\(name)): only DNS, IP, URI and email")
             }
-            // Re-validate: a CSR is untrusted input.
-            return try SubjectAltName(parsing: san.description)
+            return san
         }
     }
 

@@ -2,6 +2,12 @@ import Crypto
 import Foundation
 import X509
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Builds certificates that follow the RFC 5280 profile in DESIGN.md §3: v3, random positive serials,
 /// SKI everywhere, AKI on everything not self-signed, critical basicConstraints and keyUsage, SAN on every leaf,
 /// notBefore back-dated, notAfter clamped to the issuer's.
@@ -87,12 +93,33 @@ public enum CertificateBuilder {
 
     /// 126 random bits in 16 octets: positive (top bit clear), never zero, well under the 20-octet limit.
     static func randomSerial() -> Certificate.SerialNumber {
-        // One draw from BoringSSL's generator: `UInt8.random` costs a getrandom(2) call per byte.
-        var bytes = SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        fillRandom(&bytes)
         bytes[0] = (bytes[0] & 0x3F) | 0x40
         return Certificate.SerialNumber(bytes: bytes)
     }
 }
+
+/// Fills `bytes` from the OS's generator in one getrandom(2) call: `UInt8.random` makes one per byte, and
+/// `SystemRandomNumberGenerator` (behind swift-crypto's `SymmetricKey`) one per 8 bytes.
+private func fillRandom(_ bytes: inout [UInt8]) {
+    #if canImport(Darwin)
+    bytes.withUnsafeMutableBytes { arc4random_buf($0.baseAddress, $0.count) }
+    #else
+    #if canImport(Glibc)
+    if let getrandom, bytes.withUnsafeMutableBytes({ getrandom($0.baseAddress, $0.count, 0) }) == bytes.count { return }
+    #endif
+    var generator = SystemRandomNumberGenerator()
+    for index in bytes.indices { bytes[index] = generator.next() }
+    #endif
+}
+
+#if canImport(Glibc)
+/// glibc's getrandom(3) (sys/random.h, which Swift's Glibc module leaves out), looked up once.
+private let getrandom: (@convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int)? =
+    dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getrandom")
+    .map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int).self) }
+#endif
 
 extension Certificate.SerialNumber {
     /// Upper-case hex with an even number of digits, as OpenSSL writes serials in index.txt.

@@ -55,18 +55,21 @@ enum EncryptedKeyPEM {
     }
 
     static func encrypt(_ plainPEM: String, passphrase: [UInt8]) throws -> String {
-        guard let pem = convert(plainPEM, inputPassphrase: nil, outputPassphrase: passphrase) else {
+        guard let pem = try convert(plainPEM, inputPassphrase: nil, outputPassphrase: passphrase) else {
             throw MeshCAError.io("cannot encrypt the private key with libcrypto")
         }
         return pem
     }
 
     /// Nil when the passphrase is wrong (or the file is not a key).
-    static func decrypt(_ encryptedPEM: String, passphrase: [UInt8]) -> String? {
-        convert(encryptedPEM, inputPassphrase: passphrase, outputPassphrase: nil)
+    static func decrypt(_ encryptedPEM: String, passphrase: [UInt8]) throws -> String? {
+        try convert(encryptedPEM, inputPassphrase: passphrase, outputPassphrase: nil)
     }
 
-    private static func convert(_ pem: String, inputPassphrase: [UInt8]?, outputPassphrase: [UInt8]?) -> String? {
+    private static func convert(_ pem: String, inputPassphrase: [UInt8]?, outputPassphrase: [UInt8]?) throws -> String? {
+        guard meshca_libcrypto_available() != 0 else {
+            throw MeshCAError.io("encrypted keys need the system OpenSSL's libcrypto.so.3, which cannot be loaded: install it (Debian: apt-get install libssl3)")
+        }
         let input = Array(pem.utf8)
         var inPass = (inputPassphrase ?? []).map { CChar(bitPattern: $0) } + [0]
         var outPass = (outputPassphrase ?? []).map { CChar(bitPattern: $0) } + [0]

@@ -155,6 +155,17 @@ public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A SAN from untrusted input (a CSR), held to the rules `--san` values are; nil for other name forms.
+    static func validated(_ name: GeneralName) throws -> SubjectAltName? {
+        guard let san = SubjectAltName(name) else { return nil }
+        switch san {
+        case .dns(let value): return try make("dns", value, spec: san.description)
+        case .ip: return san
+        case .uri(let value): return try make("uri", value, spec: san.description)
+        case .email(let value): return try make("email", value, spec: san.description)
+        }
+    }
+
     /// Reads back a SAN from a certificate; nil for other name forms.
     public init?(_ name: GeneralName) {
         switch name {

@@ -115,7 +115,7 @@ public struct DirectoryStore: PKIStore {
                 throw MeshCAError.invalidInput(
                     "\(path(keyPath)) is encrypted: give --passphrase-file FILE or --passphrase-env VAR (or run on a terminal to be asked)")
             }
-            guard let plain = EncryptedKeyPEM.decrypt(keyPEM, passphrase: try passphrase.value()) else {
+            guard let plain = try EncryptedKeyPEM.decrypt(keyPEM, passphrase: try passphrase.value()) else {
                 throw MeshCAError.invalidInput("wrong passphrase for \(path(keyPath))")
             }
             keyPEM = plain
@@ -187,7 +187,9 @@ public struct DirectoryStore: PKIStore {
             var latest: [String: Int] = [:]
             for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
             for (index, issuance) in issuances.enumerated() {
-                try stageCertificate(name: issuance.name, chain: issuance.chain, publishName: latest[issuance.name] == index, into: &batch)
+                try stageCertificate(
+                    name: issuance.name, chain: issuance.chain, prepared: issuance.prepared,
+                    publishName: latest[issuance.name] == index, into: &batch)
             }
             if let tokenLedger { try batch.stage(path("tokens.used"), tokenLedger.serialized(now: Date()), mode: 0o600) }
         }
@@ -195,18 +197,30 @@ public struct DirectoryStore: PKIStore {
     }
 
     /// certs_by_serial/ always; issued/NAME.crt when this certificate is the one the name now stands for.
-    private func stageCertificate(name: String, chain: [Certificate], publishName: Bool, into batch: inout FileBatch) throws {
-        let bySerial = path("certs_by_serial/\(chain[0].serialNumber.hexString).pem")
-        let leafPEM = try chain[0].pemString()
-        try batch.stage(bySerial, leafPEM, mode: 0o644)
+    private func stageCertificate(
+        name: String, chain: [Certificate], prepared: PreparedCertificate? = nil, publishName: Bool, into batch: inout FileBatch
+    ) throws {
+        let serial = chain[0].serialNumber.hexString
+        let bySerial = path("certs_by_serial/\(serial).pem")
+        if let prepared, prepared.file.path == bySerial {
+            batch.stage(prepared.file)
+        } else {
+            try batch.stage(bySerial, try chain[0].pemString(), mode: 0o644)
+        }
         guard publishName else { return }
-        let chainPEM = try chain.dropFirst().reduce(leafPEM) { try $0 + $1.pemString() }
         if chain.count == 1 {
             // A root-signed leaf: issued/NAME.crt holds exactly certs_by_serial/SERIAL.pem.
-            try batch.stage(path("issued/\(name).crt"), sameAs: bySerial, Array(chainPEM.utf8), mode: 0o644)
+            try batch.stage(path("issued/\(name).crt"), sameAs: bySerial, Array(try chain[0].pemString().utf8), mode: 0o644)
         } else {
-            try batch.stage(path("issued/\(name).crt"), chainPEM, mode: 0o644)
+            try batch.stage(path("issued/\(name).crt"), try chain.reduce("") { try $0 + $1.pemString() }, mode: 0o644)
         }
+    }
+
+    public func prepareFile(for certificate: Certificate) throws -> PreparedCertificate? {
+        try UnnamedFile(
+            in: path("certs_by_serial"), becoming: path("certs_by_serial/\(certificate.serialNumber.hexString).pem"),
+            bytes: Array(try certificate.pemString().utf8), mode: 0o644
+        ).map(PreparedCertificate.init)
     }
 
     public func certificate(serial: String) throws -> Certificate? {

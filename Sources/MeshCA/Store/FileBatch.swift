@@ -9,12 +9,30 @@ import Darwin
 #endif
 
 /// Writes that readers never see half-done, made durable together: every file is written to a temporary
-/// sibling, then one sync makes all of them durable, then they are renamed into place in order.
+/// sibling (or unnamed, see `UnnamedFile`), then one sync makes all of them durable, then they are renamed (or
+/// linked) into place in order.
 ///
 /// One `syncfs` plus one directory `fsync` per batch instead of one `fsync` per file: an issuance writes four
 /// files, and each separate sync costs a journal commit (about 1 ms on this project's ext4 disks).
 struct FileBatch {
-    private var staged: [(temporary: String, path: String)] = []
+    private enum Entry {
+        /// Written under `temporary`, renamed to `path` at the commit.
+        case written(temporary: String, path: String)
+        /// Written unnamed, linked as its path at the commit.
+        case unnamed(UnnamedFile)
+        /// A second name for the file committed at `source` (staged earlier in the batch): linked as
+        /// `temporary` once `source` has its name, then renamed to `path`.
+        case sameFile(source: String, temporary: String, path: String)
+
+        var path: String {
+            switch self {
+            case .written(_, let path), .sameFile(_, _, let path): return path
+            case .unnamed(let file): return file.path
+            }
+        }
+    }
+
+    private var staged: [Entry] = []
     private var committed = false
 
     /// Set `CERTTOOL_SYNC=off` to skip syncing (tests, throwaway CAs); atomic renames are kept.
@@ -30,30 +48,40 @@ struct FileBatch {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         // Errors name the file the user knows, not its temporary sibling (which `discard` removes).
         guard fd >= 0 else { throw MeshCAError.io("cannot write \(path): \(errnoDescription())") }
-        staged.append((temporary, path))
+        staged.append(.written(temporary: temporary, path: path))
         defer { close(fd) }
         _ = fchmod(fd, mode)  // creation mode is masked by umask
         try Self.writeAll(fd, bytes, path: path)
+    }
+
+    /// Stages an already written unnamed file, to be named at the commit.
+    mutating func stage(_ file: UnnamedFile) {
+        staged.append(.unnamed(file))
     }
 
     /// Stages `path` as a second name for the file already staged at `original` (same bytes): one inode
     /// instead of two, and replacing `path` later frees no data blocks while `original` still links them —
     /// on ext4 mounted with `discard`, freeing a file's blocks costs about 1 ms. Writes `bytes` when the file
     /// system cannot link.
-    mutating func stage(_ path: String, sameAs original: String, _ bytes: [UInt8], mode: mode_t) throws {
-        guard let source = staged.first(where: { $0.path == original })?.temporary else {
-            return try stage(path, bytes, mode: mode)
+    mutating func stage(_ path: String, sameAs original: String, _ bytes: @autoclosure () throws -> [UInt8], mode: mode_t) throws {
+        guard let source = staged.first(where: { $0.path == original }) else {
+            return try stage(path, try bytes(), mode: mode)
         }
         let temporary = Self.temporaryName(for: path)
-        guard link(source, temporary) == 0 else { return try stage(path, bytes, mode: mode) }
-        staged.append((temporary, path))
+        switch source {
+        case .written(let sourceTemporary, _):
+            guard link(sourceTemporary, temporary) == 0 else { return try stage(path, try bytes(), mode: mode) }
+            staged.append(.written(temporary: temporary, path: path))
+        case .unnamed, .sameFile:
+            staged.append(.sameFile(source: original, temporary: temporary, path: path))
+        }
     }
 
     private static func temporaryName(for path: String) -> String {
         "\(path).tmp-\(getpid())-\(UInt32.random(in: .min ... .max))"
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -65,39 +93,84 @@ struct FileBatch {
         }
     }
 
-    /// Syncs every staged file, renames them into place in staging order, then syncs their directories.
+    /// Syncs every staged file, renames (or links) them into place in staging order, then syncs their
+    /// directories — and, when a file was linked, its new link count, with a second `syncfs`.
     mutating func commit() throws {
         guard let first = staged.first else { return }
+        let directories = Set(staged.map { Self.directory(of: $0.path) })
+        let unnamed = staged.compactMap { entry -> UnnamedFile? in
+            if case .unnamed(let file) = entry { return file }
+            return nil
+        }
+        let anchor = Self.directory(of: first.path)
         if Self.syncEnabled {
-            let fd = open(first.temporary, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw MeshCAError.io("cannot open \(first.path): \(errnoDescription())") }
-            defer { close(fd) }
-            let synced: Bool
-            if let syncfs = Self.syncfs {
-                synced = syncfs(fd) == 0
-            } else {
-                synced = staged.allSatisfy { entry in
-                    let file = open(entry.temporary, O_RDONLY | O_CLOEXEC)
-                    defer { close(file) }
-                    return file >= 0 && fsync(file) == 0
-                }
+            let temporaries = staged.compactMap { entry -> String? in
+                if case .written(let temporary, _) = entry { return temporary }
+                return nil
             }
-            guard synced else { throw MeshCAError.io("cannot sync \(first.path): \(errnoDescription())") }
+            try Self.sync(on: anchor, files: temporaries, unnamed: unnamed, directories: [], naming: first.path)
         }
         for entry in staged {
-            guard rename(entry.temporary, entry.path) == 0 else {
-                throw MeshCAError.io("cannot rename \(entry.temporary) to \(entry.path): \(errnoDescription())")
+            switch entry {
+            case .written(let temporary, let path):
+                try Self.move(temporary, to: path)
+            case .unnamed(let file):
+                try file.link()
+            case .sameFile(let source, let temporary, let path):
+                guard link(source, temporary) == 0 else {
+                    throw MeshCAError.io("cannot link \(source) as \(path): \(errnoDescription())")
+                }
+                try Self.move(temporary, to: path)
             }
         }
         committed = true
-        if Self.syncEnabled {
-            for directory in Set(staged.map { ($0.path as NSString).deletingLastPathComponent }) {
-                let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                if fd >= 0 {
-                    _ = fsync(fd)
-                    close(fd)
-                }
-            }
+        guard Self.syncEnabled else { return }
+        if !unnamed.isEmpty {
+            // A linked file's inode changed (its link count), not only its directory.
+            try Self.sync(on: anchor, files: [], unnamed: unnamed, directories: directories, naming: first.path)
+        } else {
+            for directory in directories { Self.syncDirectory(directory) }
+        }
+    }
+
+    /// The directory part of a file path ("" for a bare name), without bridging to NSString on the commit path.
+    private static func directory(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        return slash == path.utf8.startIndex ? "/" : String(path[..<slash])
+    }
+
+    private static func move(_ temporary: String, to path: String) throws {
+        guard rename(temporary, path) == 0 else {
+            throw MeshCAError.io("cannot rename \(temporary) to \(path): \(errnoDescription())")
+        }
+    }
+
+    /// Makes the files, the unnamed ones and the directories durable: one `syncfs` of the file system holding
+    /// `anchor` (a directory), or where that is missing an `fsync` of each.
+    private static func sync(
+        on anchor: String, files: [String], unnamed: [UnnamedFile], directories: Set<String>, naming path: String
+    ) throws {
+        if let syncfs = Self.syncfs {
+            let fd = open(anchor.isEmpty ? "." : anchor, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw MeshCAError.io("cannot open \(anchor): \(errnoDescription())") }
+            defer { close(fd) }
+            guard syncfs(fd) == 0 else { throw MeshCAError.io("cannot sync \(path): \(errnoDescription())") }
+            return
+        }
+        let synced = files.allSatisfy { file in
+            let fd = open(file, O_RDONLY | O_CLOEXEC)
+            defer { close(fd) }
+            return fd >= 0 && fsync(fd) == 0
+        } && unnamed.allSatisfy { fsync($0.descriptor) == 0 }
+        guard synced else { throw MeshCAError.io("cannot sync \(path): \(errnoDescription())") }
+        for directory in directories { syncDirectory(directory) }
+    }
+
+    private static func syncDirectory(_ directory: String) {
+        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            _ = fsync(fd)
+            close(fd)
         }
     }
 
@@ -105,10 +178,15 @@ struct FileBatch {
     private static let syncfs: (@convention(c) (Int32) -> Int32)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs")
         .map { unsafeBitCast($0, to: (@convention(c) (Int32) -> Int32).self) }
 
-    /// Removes temporaries that were not committed (after an error).
+    /// Removes temporaries that were not committed (after an error); unnamed files vanish by themselves.
     func discard() {
         guard !committed else { return }
-        for entry in staged { unlink(entry.temporary) }
+        for entry in staged {
+            switch entry {
+            case .written(let temporary, _), .sameFile(_, let temporary, _): unlink(temporary)
+            case .unnamed: break
+            }
+        }
     }
 
     /// Appends `bytes` to an existing file with one write and syncs its data: the commit of an append-only

@@ -69,15 +69,36 @@ public protocol PKIStore: Sendable {
     /// Stores several issued certificates, the database that records them and (when given) the token ledger
     /// as one durable write, the database last: the group commit of an enrollment server.
     func saveIssuances(_ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?) throws
+    /// Writes a signed certificate's file ahead of the group commit that records it, without the lock and
+    /// invisible until that commit: the commit, which is serialized, then only names it. Nil when the store
+    /// cannot; `saveIssuances` writes it then.
+    func prepareFile(for certificate: Certificate) throws -> PreparedCertificate?
+}
+
+extension PKIStore {
+    public func prepareFile(for certificate: Certificate) throws -> PreparedCertificate? { nil }
+}
+
+/// A certificate's file written ahead of its commit (`PKIStore.prepareFile(for:)`); dropped uncommitted, it
+/// leaves nothing behind.
+public final class PreparedCertificate: Sendable {
+    let file: UnnamedFile
+
+    init(_ file: UnnamedFile) {
+        self.file = file
+    }
 }
 
 /// A certificate to store under a name (leaf first), without a key: its holder generated that.
 public struct StoredIssuance: Sendable {
     public var name: String
     public var chain: [Certificate]
+    /// The leaf's file, when it was written ahead (`PKIStore.prepareFile(for:)`).
+    public var prepared: PreparedCertificate?
 
-    public init(name: String, chain: [Certificate]) {
+    public init(name: String, chain: [Certificate], prepared: PreparedCertificate? = nil) {
         self.name = name
         self.chain = chain
+        self.prepared = prepared
     }
 }
