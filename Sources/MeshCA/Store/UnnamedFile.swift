@@ -45,7 +45,8 @@ final class UnnamedFile: Sendable {
     static func isSupported(in directory: String) -> Bool {
         support.withLock { known in
             if let answer = known[directory] { return answer }
-            let answer = probe(directory)
+            // Not decided (the directory does not exist yet, the disk is full): asked again next time.
+            guard let answer = probe(directory) else { return false }
             known[directory] = answer
             return answer
         }
@@ -53,12 +54,16 @@ final class UnnamedFile: Sendable {
 
     private static let support = ProbeResults()
 
-    private static func probe(_ directory: String) -> Bool {
+    private static func probe(_ directory: String) -> Bool? {
         let descriptor = open(directory, mode: 0o600)
-        guard descriptor >= 0 else { return false }
+        // EOPNOTSUPP, EISDIR, EINVAL: the file system or the kernel has no O_TMPFILE.
+        guard descriptor >= 0 else { return [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) ? false : nil }
         defer { close(descriptor) }
         let probe = "\(directory)/.unnamed-probe-\(getpid())-\(UInt32.random(in: .min ... .max))"
-        guard linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, probe, symlinkFollow) == 0 else { return false }
+        guard linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, probe, symlinkFollow) == 0 else {
+            // Otherwise (no /proc, a link refused): never.
+            return [ENOSPC, EDQUOT, EEXIST].contains(errno) ? nil : false
+        }
         unlink(probe)
         return true
     }
