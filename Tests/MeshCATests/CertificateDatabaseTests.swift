@@ -29,6 +29,15 @@ import Testing
         #expect(throws: MeshCAError.self) { try CertificateDatabase(parsing: row + "\nV\t270220012155Z\t\tCD\tunknown\t/CN=b\n", source: "index.txt") }
     }
 
+    @Test func serialsAreUpperCasedAndExtraFieldsAreNamed() throws {
+        let database = try CertificateDatabase(parsing: "V\t270220012155Z\t\tab12cd\tunknown\t/CN=a b\n", source: "index.txt")
+        #expect(database.records.map(\.serial) == ["AB12CD"])
+        #expect(database.record(serial: "ab12cd")?.subject == "/CN=a b")
+        #expect(throws: MeshCAError.store("index.txt line 2 is malformed (expected 6 tab-separated fields, found 7): repair or restore it")) {
+            try CertificateDatabase(parsing: "V\t270220012155Z\t\tAB\tunknown\t/CN=a\nV\t270220012155Z\t\tCD\tunknown\t/CN=b\tx\n", source: "index.txt")
+        }
+    }
+
     @Test func aTornLastLineIsDroppedAndTheFileIsReplacedNextTime() throws {
         let good = "V\t270220012155Z\t\tAB\tunknown\t/CN=a\n"
         let torn = try CertificateDatabase(parsing: good + "V\t2702200", source: "index.txt")
