@@ -22,6 +22,14 @@ import Testing
         let table = try ws.ok(["list"]).stdout
         #expect(table.hasPrefix("NAME"))
         #expect(table.contains("revoked (cessationOfOperation)"))
+        // Columns line up: every row's serial starts where the header's SERIAL does.
+        let lines = table.split(separator: "\n").map(String.init)
+        let column = try #require(lines[0].range(of: "SERIAL")).lowerBound.utf16Offset(in: lines[0])
+        for row in rows {
+            let serial = try #require(row["serial"] as? String)
+            let line = try #require(lines.first { $0.contains(serial) })
+            #expect(try #require(line.range(of: serial)).lowerBound.utf16Offset(in: line) == column, "\(table)")
+        }
     }
 
     @Test func listShowsExpiredCertificates() throws {

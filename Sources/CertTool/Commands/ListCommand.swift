@@ -19,11 +19,19 @@ struct ListCommand: ParsableCommand {
             [entry.name, entry.serial, entry.status + (entry.revocationReason.map { " (\($0))" } ?? ""), entry.profile,
              Output.date(entry.notAfter), String(entry.daysLeft), entry.subjectAltNames.joined(separator: ",")]
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max()! }
+        // Widths in Unicode scalars, padded by hand: grapheme counting and NSString's padding took most of the
+        // time of listing a large CA.
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].unicodeScalars.count }.max()! }
+        var out = ""
         for row in [header] + rows {
-            print(row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  "))
+            for (index, cell) in row.enumerated() {
+                out += cell
+                if index < row.count - 1 {
+                    out += String(repeating: " ", count: widths[index] - cell.unicodeScalars.count + 2)
+                }
+            }
+            out += "\n"
         }
+        print(out, terminator: "")
     }
 }
