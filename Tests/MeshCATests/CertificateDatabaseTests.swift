@@ -100,3 +100,10 @@ import Testing
         #expect(UTCDateTime(year: 2026, month: 13, day: 1, hour: 0, minute: 0, second: 0).date == nil)
     }
 }
+
+extension CertificateDatabase {
+    static func parseTime(_ text: String) -> Date? {
+        var text = text
+        return text.withUTF8 { parseTime($0[...]) }
+    }
+}

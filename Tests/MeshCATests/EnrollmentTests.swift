@@ -42,7 +42,7 @@ import X509
     }
 
     /// A signed certificate's file is written before the commit, unnamed: certs_by_serial/ shows it only once
-    /// the commit names it, and a job that is never committed leaves nothing behind.
+    /// the commit names it, and nothing else is left there.
     @Test func aPreparedCertificateAppearsOnlyAtItsCommit() async throws {
         let provisioner = try authority.provisioner(create: true)
         let listing = { try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial").sorted() }
@@ -50,12 +50,8 @@ import X509
         let (request, _) = try csr(["DNS:a.example.internal"])
         let job = try authority.prepareEnrollment(
             request, token: try await provisioner.verify(try await token(["DNS:a.example.internal"])), validity: .init(seconds: 3600))
-        var dropped: CertificateAuthority.EnrollmentJob? = try authority.prepareEnrollment(
-            request, token: try await provisioner.verify(try await token(["DNS:a.example.internal"])), validity: .init(seconds: 3600))
         #expect(try listing() == before)
         let issued = try authority.commit(job)
-        dropped = nil
-        #expect(dropped == nil)
         let serial = issued.certificate.serialNumber.hexString
         #expect(try listing() == (before + ["\(serial).pem"]).sorted())
         let file = "\(directory)/certs_by_serial/\(serial).pem"
@@ -67,6 +63,24 @@ import X509
         // This file system takes unnamed files, so the path above is the one the server uses.
         #expect(try authority.store.prepareFile(for: issued.certificate) != nil)
         #expect(try listing() == (before + ["\(serial).pem"]).sorted())
+    }
+
+    /// A job signed before another process replaced the CA is signed again at the commit; its prepared file
+    /// (the old serial) is not the one stored.
+    @Test func aJobSignedByAReplacedCAIsSignedAgainAtTheCommit() async throws {
+        let provisioner = try authority.provisioner(create: true)
+        let (request, _) = try csr(["DNS:a.example.internal"])
+        let job = try authority.prepareEnrollment(
+            request, token: try await provisioner.verify(try await token(["DNS:a.example.internal"])), validity: .init(seconds: 3600))
+        try FileManager.default.removeItem(atPath: "\(directory)/ca.crt")
+        try FileManager.default.removeItem(atPath: "\(directory)/private/ca.key")
+        let replaced = try CertificateAuthority(store: DirectoryStore(directory: directory)).initialize(.init())
+        let before = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial")
+        let issued = try authority.commit(job)
+        #expect(replaced.root.certificate.publicKey.isValidSignature(issued.certificate.signature, for: issued.certificate))
+        let serial = issued.certificate.serialNumber.hexString
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial").sorted() == (before + ["\(serial).pem"]).sorted())
+        #expect(try String(contentsOfFile: "\(directory)/certs_by_serial/\(serial).pem", encoding: .utf8) == issued.certificate.pemString())
     }
 
     @Test func aCSRGetsNoMoreThanTheGrant() async throws {

@@ -126,8 +126,7 @@ extension CertificateAuthority {
                         try Self.checkRenewable(serial: serial, in: database, now: now - grace)
                     }
                     // The CA changed since the job was signed (another process re-initialized it): sign again.
-                    let resign = job.signer != material.signer.certificate
-                    let leaf = resign ? try Self.sign(job, issuer: material.signer, now: now) : job.leaf
+                    let leaf = job.signer == material.signer.certificate ? job.leaf : try Self.sign(job, issuer: material.signer, now: now)
                     let serial = leaf.serialNumber.hexString
                     guard database.record(serial: serial) == nil else {
                         throw MeshCAError.store("serial \(serial) is already in the database (random collision): try again")
@@ -137,7 +136,7 @@ extension CertificateAuthority {
                         status: .valid, expiry: leaf.notValidAfter, revocationDate: nil, revocationReason: nil,
                         serial: serial, subject: leaf.subject.opensslOneLine))
                     let chain = [leaf] + material.chain
-                    stored.append(StoredIssuance(name: job.request.name, chain: chain, prepared: resign ? nil : job.prepared))
+                    stored.append(StoredIssuance(name: job.request.name, chain: chain, prepared: job.prepared))
                     return Issued(name: job.request.name, chain: chain, privateKeyPEM: nil, createdAuthority: nil)
                 }
             }

@@ -115,10 +115,8 @@ private func fillRandom(_ bytes: inout [UInt8]) {
 }
 
 #if canImport(Glibc)
-/// glibc's getrandom(3) (sys/random.h, which Swift's Glibc module leaves out), looked up once.
-private let getrandom: (@convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int)? =
-    dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getrandom")
-    .map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int).self) }
+/// glibc's getrandom(3) (sys/random.h, which Swift's Glibc module leaves out).
+private let getrandom = systemFunction("getrandom", as: (@convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int).self)
 #endif
 
 extension Certificate.SerialNumber {

@@ -192,11 +192,6 @@ public struct CertificateDatabase: Sendable, Equatable {
 
     static func formatTime(_ date: Date) -> String { UTCDateTime(date).opensslTime }
 
-    static func parseTime(_ text: String) -> Date? {
-        var text = text
-        return text.withUTF8 { parseTime($0[...]) }
-    }
-
     /// `YYMMDDHHMMSSZ` or `YYYYMMDDHHMMSSZ`.
     static func parseTime(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Date? {
         guard digits.last == UInt8(ascii: "Z"), digits.count == 13 || digits.count == 15,

@@ -202,6 +202,7 @@ public struct DirectoryStore: PKIStore {
     ) throws {
         let serial = chain[0].serialNumber.hexString
         let bySerial = path("certs_by_serial/\(serial).pem")
+        // A prepared file of a certificate signed again at the commit (the CA changed) has another serial.
         if let prepared, prepared.file.path == bySerial {
             batch.stage(prepared.file)
         } else {

@@ -175,8 +175,7 @@ struct FileBatch {
     }
 
     /// Linux's `syncfs(2)` is not imported into Swift; look it up once (nil elsewhere: fsync each file).
-    private static let syncfs: (@convention(c) (Int32) -> Int32)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs")
-        .map { unsafeBitCast($0, to: (@convention(c) (Int32) -> Int32).self) }
+    private static let syncfs = systemFunction("syncfs", as: (@convention(c) (Int32) -> Int32).self)
 
     /// Removes temporaries that were not committed (after an error); unnamed files vanish by themselves.
     func discard() {
@@ -225,9 +224,7 @@ struct FileBatch {
     /// `FALLOC_FL_KEEP_SIZE` from linux/falloc.h.
     private static let keepSize: Int32 = 0x01
     /// Linux's `fallocate(2)` is a GNU extension Swift does not import; nil elsewhere.
-    private static let fallocate: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32)? =
-        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fallocate")
-        .map { unsafeBitCast($0, to: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32).self) }
+    private static let fallocate = systemFunction("fallocate", as: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32).self)
 
     /// Stages, commits and cleans up in one go.
     static func perform(_ body: (inout FileBatch) throws -> Void) throws {
