@@ -75,7 +75,7 @@ import X509
     /// The cert agent's output directory fills up, then turns read-only, across renewals: the current set stays
     /// whole and in use, no partial version directory is left, and the renewed set lands once writes work.
     @Test func certAgentKeepsTheCurrentSetWhileTheOutputCannotBeWritten() throws {
-        let ca = try CAServerFixture(["--default-validity", "12s"])
+        let ca = try CAServerFixture(["--default-validity", "20s"])
         try ca.ws.write("token", try ca.token(["--san", "DNS:prometheus.example.internal", "--client"]))
         let disk = try SmallMount(ca.ws, at: "out", size: "256k")
         let agent = try BackgroundProcess(
@@ -89,8 +89,9 @@ import X509
             let versions = try Self.versions(ca.ws.path("out/certs"))
             if fault == "full" { try disk.fill() } else { try disk.setReadOnly(true) }
             let expected = fault == "full" ? "No space left on device" : "Read-only file system"
-            // The renewal (at about 8 s) fails to write; the agent says so and keeps retrying.
-            let failed = Date() + 15
+            // The renewal (at about 13 s) fails to write; the agent says so and keeps retrying. The deadlines are
+            // generous because the whole suite runs at once on two cores: a passing run does not wait for them.
+            let failed = Date() + 45
             while !agent.output.contains("cannot write the new certificate set") || !agent.output.contains(expected), Date() < failed {
                 Thread.sleep(forTimeInterval: 0.2)
             }
@@ -100,7 +101,7 @@ import X509
             #expect(try Self.versions(ca.ws.path("out/certs")) == versions, "\(fault): no partial version directory left")
 
             if fault == "full" { disk.free() } else { try disk.setReadOnly(false) }
-            let renewed = Date() + 10
+            let renewed = Date() + 30
             while (CertAgentTests.readPair(ca.ws.path("out/certs"))?.certificate.serialNumber ?? current) == current, Date() < renewed {
                 Thread.sleep(forTimeInterval: 0.2)
             }

@@ -49,7 +49,7 @@ final class PushProxFixture {
                 + files + extra,
             in: ws, name: "poll", ready: { $0.hasPrefix(extra.contains("--admin-listen") ? "admin on " : "polling ") })
         // The first poll is registered within moments.
-        let deadline = Date() + 5
+        let deadline = Date() + 15
         while !(try clients().contains(fqdn)) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
     }
 

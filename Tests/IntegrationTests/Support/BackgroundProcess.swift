@@ -7,7 +7,7 @@ final class BackgroundProcess {
 
     /// Starts `executable` and, given `ready`, waits until a line of its output satisfies it.
     init(_ executable: String, _ arguments: [String], in ws: Workspace, name: String,
-         ready: ((String) -> Bool)?, timeout: TimeInterval = 15) throws {
+         ready: ((String) -> Bool)?, timeout: TimeInterval = 30) throws {
         log = ws.url.appendingPathComponent("\(name)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
