@@ -3,13 +3,27 @@ import Prometheus
 
 /// `certtool serve`'s metrics, in Prometheus text format on `/metrics`.
 final class EnrollmentMetrics: Sendable {
-    let registry = PrometheusCollectorRegistry()
+    let registry: PrometheusCollectorRegistry
 
     private static func name(_ metric: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "meshca", metricName: metric, unitName: unit, helpText: help)
     }
 
+    /// Made once per endpoint: `makeCounter` builds the metric's name and looks it up under the registry's
+    /// lock (≈ 10,000 instructions, on every enrollment).
+    private let issuedCounters: [String: Counter]
+
+    init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        let descriptor = Self.name("certificates_issued", "total", "Certificates issued over EST, by endpoint.")
+        issuedCounters = Dictionary(uniqueKeysWithValues: ["simpleenroll", "simplereenroll"].map { endpoint in
+            (endpoint, registry.makeCounter(descriptor: descriptor, labels: [("endpoint", endpoint)]))
+        })
+    }
+
     func issued(endpoint: String) {
+        if let counter = issuedCounters[endpoint] { return counter.increment() }
         registry.makeCounter(
             descriptor: Self.name("certificates_issued", "total", "Certificates issued over EST, by endpoint."),
             labels: [("endpoint", endpoint)]

@@ -40,7 +40,7 @@ extension CertificateAuthority {
         publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest,
         authorization: EnrollmentJob.Authorization, signer: SigningIdentity? = nil, now: Date
     ) throws -> EnrollmentJob {
-        let signer = try signer ?? loadAuthority().signer
+        let signer = try signer ?? loadAuthorityAhead().signer
         var job = EnrollmentJob(
             publicKey: publicKey, subject: subject, request: request, authorization: authorization,
             leaf: signer.certificate, signer: signer.certificate)
@@ -85,7 +85,7 @@ extension CertificateAuthority {
         _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod,
         expiredGrace: TimeInterval = 0, now: Date = Date()
     ) throws -> EnrollmentJob {
-        let signer = try loadAuthority().signer
+        let signer = try loadAuthorityAhead().signer
         try checkIssued(current, by: signer.certificate, grace: expiredGrace, now: now)
         try Self.checkRequest(csr)
         let sans = current.subjectAltNames
@@ -103,6 +103,13 @@ extension CertificateAuthority {
         return try makeJob(
             publicKey: csr.publicKey, subject: current.subject, request: request,
             authorization: .renewal(serial: current.serialNumber.hexString, grace: expiredGrace), signer: signer, now: now)
+    }
+
+    /// The CA for signing ahead of a commit, looked up on disk at most once a second: `commit` loads it again
+    /// under the lock and signs again if it changed.
+    private func loadAuthorityAhead() throws -> AuthorityMaterial {
+        guard let material = try store.loadAuthority(maximumAge: .seconds(1)) else { return try loadAuthority() }
+        return material
     }
 
     /// Records prepared enrollments under one lock with one durable write (group commit). A

@@ -127,13 +127,23 @@ extension Certificate.SerialNumber {
 extension Sequence where Element == UInt8 {
     /// Hex digits, optionally separated (`String(format:)` goes through NSString and is slow).
     public func hexEncoded(uppercase: Bool = true, separator: String = "") -> String {
-        let digits = Array((uppercase ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
-        var out: [UInt8] = []
-        for byte in self {
-            if !out.isEmpty { out.append(contentsOf: separator.utf8) }
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+        let digits: StaticString = uppercase ? "0123456789ABCDEF" : "0123456789abcdef"
+        let bytes = Array(self)
+        let separatorBytes = Array(separator.utf8)
+        let capacity = bytes.count * 2 + Swift.max(0, bytes.count - 1) * separatorBytes.count
+        return digits.withUTF8Buffer { digits in
+            String(unsafeUninitializedCapacity: capacity) { out in
+                var position = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index > 0 {
+                        for separatorByte in separatorBytes { out[position] = separatorByte; position += 1 }
+                    }
+                    out[position] = digits[Int(byte >> 4)]
+                    out[position + 1] = digits[Int(byte & 0x0F)]
+                    position += 2
+                }
+                return position
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

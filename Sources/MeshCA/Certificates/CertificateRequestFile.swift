@@ -8,15 +8,15 @@ public enum CertificateRequestFile {
     public static func parse(_ bytes: [UInt8], source: String) throws -> CertificateSigningRequest {
         let fail = MeshCAError.invalidInput("\(source) is not a PKCS#10 certificate request (expected PEM or DER)")
         var der = bytes
-        if let text = String(bytes: bytes, encoding: .utf8) {
-            if text.contains("-----BEGIN") {
-                guard let document = try? PEMDocument(pemString: text),
-                    ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"].contains(document.discriminator)
-                else { throw fail }
-                der = document.derBytes
-            } else if let decoded = Data(base64Encoded: text, options: .ignoreUnknownCharacters), !decoded.isEmpty {
-                der = Array(decoded)
-            }
+        if bytes.containsPEMBoundary {
+            guard let document = try? PEMDocument(pemString: String(decoding: bytes, as: UTF8.self)),
+                ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"].contains(document.discriminator)
+            else { throw fail }
+            der = document.derBytes
+        } else if bytes.allSatisfy({ $0 < 0x80 }),
+            let decoded = Data(base64Encoded: Data(bytes), options: .ignoreUnknownCharacters), !decoded.isEmpty
+        {
+            der = Array(decoded)
         }
         do {
             return try CertificateSigningRequest(derEncoded: der)

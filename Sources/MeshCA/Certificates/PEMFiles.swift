@@ -26,8 +26,8 @@ public enum PEMFiles {
 
     /// Certificates from file contents that are either PEM or a single DER certificate.
     public static func certificates(bytes: [UInt8], source: String) throws -> [Certificate] {
-        if let text = String(bytes: bytes, encoding: .utf8), text.contains("-----BEGIN") {
-            return try certificates(text, source: source)
+        if bytes.containsPEMBoundary {
+            return try certificates(String(decoding: bytes, as: UTF8.self), source: source)
         }
         do {
             return [try Certificate(derEncoded: bytes)]
@@ -44,5 +44,20 @@ extension Certificate {
     public func pemString() throws -> String {
         let body = Data(try derBytes).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
         return "-----BEGIN CERTIFICATE-----\n\(body)\n-----END CERTIFICATE-----\n"
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Whether the bytes hold `-----BEGIN`, i.e. are PEM rather than DER or base64. Searched on the bytes:
+    /// Foundation's `String.contains(_:)` cost ≈ 65,000 instructions on a 600-byte EST request.
+    var containsPEMBoundary: Bool {
+        let boundary: [UInt8] = Array("-----BEGIN".utf8)
+        guard count >= boundary.count else { return false }
+        return withUnsafeBufferPointer { bytes in
+            for start in 0...(bytes.count - boundary.count) where bytes[start] == UInt8(ascii: "-") {
+                if bytes[start..<start + boundary.count].elementsEqual(boundary) { return true }
+            }
+            return false
+        }
     }
 }

@@ -82,28 +82,31 @@ public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {
         func fail(_ why: String) -> MeshCAError {
             MeshCAError.invalidInput("invalid DNS name '\(name)' in SAN '\(spec)': \(why)")
         }
-        guard name.unicodeScalars.allSatisfy({ $0.isASCII }) else {
+        // On the UTF-8 bytes: a String per label cost more than the rest of a renewal's checks.
+        let bytes = Array(name.utf8)
+        guard bytes.allSatisfy({ $0 < 0x80 }) else {
             throw fail("non-ASCII characters; write internationalized names in punycode (xn--…)")
         }
-        guard name.utf8.count <= 253 else { throw fail("longer than 253 characters") }
-        var labels = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard bytes.count <= 253 else { throw fail("longer than 253 characters") }
+        var labels = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)[...]
         if labels.contains(where: \.isEmpty) { throw fail("empty label (leading, trailing or double dot)") }
-        if labels.first == "*" {
+        if labels.first?.elementsEqual([UInt8(ascii: "*")]) == true {
             guard allowWildcard else { throw fail("wildcards are not allowed here") }
             guard labels.count >= 3 else { throw fail("a wildcard needs at least two labels after '*.'") }
-            labels.removeFirst()
+            labels = labels.dropFirst()
         }
         for label in labels {
-            guard label.utf8.count <= 63 else { throw fail("label '\(label)' is longer than 63 characters") }
-            if label.contains("*") { throw fail("'*' is only allowed as the whole leftmost label") }
-            guard label.utf8.allSatisfy({ $0.isLDH }) else {
-                throw fail("label '\(label)' may contain only letters, digits and hyphens")
+            let text = { String(decoding: label, as: UTF8.self) }
+            guard label.count <= 63 else { throw fail("label '\(text())' is longer than 63 characters") }
+            if label.contains(UInt8(ascii: "*")) { throw fail("'*' is only allowed as the whole leftmost label") }
+            guard label.allSatisfy({ $0.isLDH }) else {
+                throw fail("label '\(text())' may contain only letters, digits and hyphens")
             }
-            if label.hasPrefix("-") || label.hasSuffix("-") {
-                throw fail("label '\(label)' starts or ends with a hyphen")
+            if label.first == UInt8(ascii: "-") || label.last == UInt8(ascii: "-") {
+                throw fail("label '\(text())' starts or ends with a hyphen")
             }
         }
-        if labels.last!.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+        if labels.last!.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
             throw fail("the last label is numeric; use IP: for addresses")
         }
     }

@@ -15,8 +15,10 @@ public struct RevocationList: Sendable, Equatable {
     public init(bytes: [UInt8], issuers: [Certificate], source: String) throws {
         func fail(_ why: String) -> MeshCAError { .invalidInput("\(source) is not a usable CRL: \(why)") }
         var der = bytes
-        if let text = String(bytes: bytes, encoding: .utf8), text.contains("-----BEGIN") {
-            guard let document = try? PEMDocument(pemString: text), document.discriminator == "X509 CRL" else {
+        if bytes.containsPEMBoundary {
+            guard let document = try? PEMDocument(pemString: String(decoding: bytes, as: UTF8.self)),
+                document.discriminator == "X509 CRL"
+            else {
                 throw fail("expected a -----BEGIN X509 CRL----- block")
             }
             der = document.derBytes

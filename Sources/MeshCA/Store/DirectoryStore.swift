@@ -87,7 +87,13 @@ public struct DirectoryStore: PKIStore {
     // MARK: Authority
 
     public func loadAuthority() throws -> AuthorityMaterial? {
+        try loadAuthority(maximumAge: .zero)
+    }
+
+    public func loadAuthority(maximumAge: Duration) throws -> AuthorityMaterial? {
         guard let cache else { return try readAuthority() }
+        // Four stat(2) calls per look: an enrollment server would make them on every request.
+        if maximumAge > .zero, let recent = cache.authority(checkedWithin: maximumAge) { return recent }
         let stamps = ["ca.crt", "intermediate.crt", "private/ca.key", "private/intermediate.key"].map { FileStamp(path($0)) }
         if let cached = cache.authority(stamps: stamps) { return cached }
         let material = try readAuthority()
@@ -315,14 +321,28 @@ extension DirectoryStore {
 /// What a caching `DirectoryStore` remembers, keyed by the stamps of the files it came from.
 final class StoreCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var authority: (material: AuthorityMaterial, stamps: [FileStamp])?
+    private var authority: (material: AuthorityMaterial, stamps: [FileStamp], checked: ContinuousClock.Instant)?
     private var database: (value: CertificateDatabase, stamp: FileStamp)?
 
     func authority(stamps: [FileStamp]) -> AuthorityMaterial? {
-        lock.withLock { authority?.stamps == stamps ? authority?.material : nil }
+        lock.withLock {
+            guard authority?.stamps == stamps else { return nil }
+            authority?.checked = .now
+            return authority?.material
+        }
     }
 
-    func remember(_ material: AuthorityMaterial, stamps: [FileStamp]) { lock.withLock { authority = (material, stamps) } }
+    /// The authority, when its files were last found unchanged within `age`.
+    func authority(checkedWithin age: Duration) -> AuthorityMaterial? {
+        lock.withLock {
+            guard let authority, authority.checked.duration(to: .now) < age else { return nil }
+            return authority.material
+        }
+    }
+
+    func remember(_ material: AuthorityMaterial, stamps: [FileStamp]) {
+        lock.withLock { authority = (material, stamps, .now) }
+    }
 
     func database(stamp: FileStamp) -> CertificateDatabase? {
         lock.withLock { database?.stamp == stamp && stamp.size >= 0 ? database?.value : nil }

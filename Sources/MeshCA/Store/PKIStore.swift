@@ -34,6 +34,10 @@ public protocol PKIStore: Sendable {
     func withSharedAccess<T>(_ body: () throws -> T) throws -> T
 
     func loadAuthority() throws -> AuthorityMaterial?
+    /// `loadAuthority`, which may answer from memory without looking at the files again for `maximumAge`:
+    /// for work that a later `loadAuthority` under the exclusive lock checks again (an enrollment is signed
+    /// ahead of its commit, which signs it again if the CA changed meanwhile).
+    func loadAuthority(maximumAge: Duration) throws -> AuthorityMaterial?
     func saveAuthority(_ material: AuthorityMaterial) throws
 
     /// The leaf followed by its chain, as last issued under `name`.
@@ -76,6 +80,7 @@ public protocol PKIStore: Sendable {
 }
 
 extension PKIStore {
+    public func loadAuthority(maximumAge: Duration) throws -> AuthorityMaterial? { try loadAuthority() }
     public func prepareFile(for certificate: Certificate) throws -> PreparedCertificate? { nil }
 }
 
