@@ -19,7 +19,10 @@ extension CertificateAuthority {
     /// An enrollment checked as far as it can be without the store's lock, and already signed — signing is
     /// the expensive part, and done here it runs in parallel; `commit` only checks the authorization against
     /// the store and records the certificate.
-    public struct EnrollmentJob: Sendable {
+    ///
+    /// A class: a job passes from the event loop through the commit queue and back, and copying its
+    /// certificates as values retained dozens of buffers at every step.
+    public final class EnrollmentJob: Sendable {
         enum Authorization: Sendable {
             case token(id: String, expiresAt: Date)
             /// `grace`: how long after its notAfter the current certificate may still be renewed.
@@ -30,23 +33,35 @@ extension CertificateAuthority {
         let subject: DistinguishedName
         let request: LeafRequest
         let authorization: Authorization
-        var leaf: Certificate
-        var signer: Certificate
+        let leaf: Certificate
+        /// The CA that signed `leaf`.
+        let signer: SigningIdentity
         /// `leaf`'s file, written as soon as it was signed.
-        var prepared: PreparedCertificate?
+        let prepared: PreparedCertificate?
+
+        fileprivate init(
+            publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest,
+            authorization: Authorization, signer: SigningIdentity, now: Date, store: any PKIStore
+        ) throws {
+            self.publicKey = publicKey
+            self.subject = subject
+            self.request = request
+            self.authorization = authorization
+            self.signer = signer
+            leaf = try CertificateBuilder.leaf(
+                subject: subject, publicKey: publicKey, subjectAltNames: request.subjectAltNames,
+                profile: request.profile, validity: request.validity, issuer: signer, now: now)
+            prepared = try store.prepareFile(for: leaf)
+        }
     }
 
     private func makeJob(
         publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest,
         authorization: EnrollmentJob.Authorization, signer: SigningIdentity? = nil, now: Date
     ) throws -> EnrollmentJob {
-        let signer = try signer ?? loadAuthorityAhead().signer
-        var job = EnrollmentJob(
+        try EnrollmentJob(
             publicKey: publicKey, subject: subject, request: request, authorization: authorization,
-            leaf: signer.certificate, signer: signer.certificate)
-        job.leaf = try Self.sign(job, issuer: signer, now: now)
-        job.prepared = try store.prepareFile(for: job.leaf)
-        return job
+            signer: try signer ?? loadAuthorityAhead().signer, now: now, store: store)
     }
 
     private static func sign(_ job: EnrollmentJob, issuer: SigningIdentity, now: Date) throws -> Certificate {
@@ -133,7 +148,8 @@ extension CertificateAuthority {
                         try Self.checkRenewable(serial: serial, in: database, now: now - grace)
                     }
                     // The CA changed since the job was signed (another process re-initialized it): sign again.
-                    let leaf = job.signer == material.signer.certificate ? job.leaf : try Self.sign(job, issuer: material.signer, now: now)
+                    let unchanged = job.signer === material.signer || job.signer.certificate == material.signer.certificate
+                    let leaf = unchanged ? job.leaf : try Self.sign(job, issuer: material.signer, now: now)
                     let serial = leaf.serialNumber.hexString
                     guard database.record(serial: serial) == nil else {
                         throw MeshCAError.store("serial \(serial) is already in the database (random collision): try again")

@@ -1,9 +1,14 @@
 import X509
 
 /// A CA certificate together with the private key that signs in its name.
-public struct SigningIdentity: Sendable {
+///
+/// A class: a CA's identity is shared by every request a server signs, and copying the certificate and key
+/// values retained dozens of buffers each time — atomics on cache lines that both event loops write.
+public final class SigningIdentity: Sendable {
     public let certificate: Certificate
     public let privateKey: Certificate.PrivateKey
+    /// The subject key identifier that certificates signed by this identity name as their authority key identifier.
+    let keyIdentifier: ArraySlice<UInt8>
 
     /// Pairs a certificate with its key, refusing a key that does not belong to the certificate.
     public init(certificate: Certificate, privateKey: Certificate.PrivateKey, label: String) throws {
@@ -13,11 +18,10 @@ public struct SigningIdentity: Sendable {
         }
         self.certificate = certificate
         self.privateKey = privateKey
-    }
-
-    /// The subject key identifier that certificates signed by this identity name as their authority key identifier.
-    var keyIdentifier: ArraySlice<UInt8> {
-        if let ski = try? certificate.extensions.subjectKeyIdentifier { return ski.keyIdentifier }
-        return SubjectKeyIdentifier(hash: certificate.publicKey).keyIdentifier
+        if let ski = try? certificate.extensions.subjectKeyIdentifier {
+            keyIdentifier = ski.keyIdentifier
+        } else {
+            keyIdentifier = SubjectKeyIdentifier(hash: certificate.publicKey).keyIdentifier
+        }
     }
 }

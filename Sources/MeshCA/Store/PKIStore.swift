@@ -2,8 +2,9 @@ import Crypto
 import Foundation
 import X509
 
-/// The CA's root (and optional intermediate) identities as kept in a store.
-public struct AuthorityMaterial: Sendable {
+/// The CA's root (and optional intermediate) identities as kept in a store. A class, shared by every request
+/// a server signs (see `SigningIdentity`).
+public final class AuthorityMaterial: Sendable {
     public let root: SigningIdentity
     public let intermediate: SigningIdentity?
 
