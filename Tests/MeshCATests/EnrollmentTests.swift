@@ -83,6 +83,23 @@ import X509
         #expect(try String(contentsOfFile: "\(directory)/certs_by_serial/\(serial).pem", encoding: .utf8) == issued.certificate.pemString())
     }
 
+    /// The event loop looks at the CA's files at most once a second; the commit looks every time.
+    @Test func aCAReplacedWithinTheSecondIsNoticedByTheCommit() async throws {
+        let provisioner = try authority.provisioner(create: true)
+        let old = try authority.loadAuthority()
+        try FileManager.default.removeItem(atPath: "\(directory)/ca.crt")
+        try FileManager.default.removeItem(atPath: "\(directory)/private/ca.key")
+        let replaced = try CertificateAuthority(store: DirectoryStore(directory: directory)).initialize(.init())
+        #expect(try authority.store.loadAuthority(maximumAge: .seconds(60))?.root.certificate == old.root.certificate)
+        let (request, _) = try csr(["DNS:a.example.internal"])
+        let job = try authority.prepareEnrollment(
+            request, token: try await provisioner.verify(try await token(["DNS:a.example.internal"])), validity: .init(seconds: 3600))
+        let issued = try authority.commit(job)
+        #expect(issued.certificate.issuer == replaced.root.certificate.subject)
+        #expect(replaced.root.certificate.publicKey.isValidSignature(issued.certificate.signature, for: issued.certificate))
+        #expect(try authority.store.loadAuthority(maximumAge: .seconds(60))?.root.certificate == replaced.root.certificate)
+    }
+
     @Test func aCSRGetsNoMoreThanTheGrant() async throws {
         let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
         let (wider, _) = try csr(["DNS:a.example.internal", "DNS:b.example.internal"])

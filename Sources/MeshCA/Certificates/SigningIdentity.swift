@@ -3,7 +3,7 @@ import X509
 /// A CA certificate together with the private key that signs in its name.
 ///
 /// A class: a CA's identity is shared by every request a server signs, and copying the certificate and key
-/// values retained dozens of buffers each time — atomics on cache lines that both event loops write.
+/// values retained dozens of buffers each time, one atomic operation each.
 public final class SigningIdentity: Sendable {
     public let certificate: Certificate
     public let privateKey: Certificate.PrivateKey
