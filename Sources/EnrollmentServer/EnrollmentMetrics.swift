@@ -13,21 +13,19 @@ final class EnrollmentMetrics: Sendable {
     /// lock (≈ 10,000 instructions, on every enrollment).
     private let issuedCounters: [String: Counter]
 
+    private static let issuedDescriptor = name("certificates_issued", "total", "Certificates issued over EST, by endpoint.")
+
     init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
-        let descriptor = Self.name("certificates_issued", "total", "Certificates issued over EST, by endpoint.")
         issuedCounters = Dictionary(uniqueKeysWithValues: ["simpleenroll", "simplereenroll"].map { endpoint in
-            (endpoint, registry.makeCounter(descriptor: descriptor, labels: [("endpoint", endpoint)]))
+            (endpoint, registry.makeCounter(descriptor: Self.issuedDescriptor, labels: [("endpoint", endpoint)]))
         })
     }
 
     func issued(endpoint: String) {
-        if let counter = issuedCounters[endpoint] { return counter.increment() }
-        registry.makeCounter(
-            descriptor: Self.name("certificates_issued", "total", "Certificates issued over EST, by endpoint."),
-            labels: [("endpoint", endpoint)]
-        ).increment()
+        (issuedCounters[endpoint] ?? registry.makeCounter(descriptor: Self.issuedDescriptor, labels: [("endpoint", endpoint)]))
+            .increment()
     }
 
     /// `reason` is an `EnrollmentRefusal.Kind` label, `bad_request`, `storage` or `internal`: a bounded label set.
