@@ -1,4 +1,5 @@
 import Foundation
+import MeshTLS
 import Prometheus
 
 /// `certtool serve`'s metrics, in Prometheus text format on `/metrics`.
@@ -13,11 +14,14 @@ final class EnrollmentMetrics: Sendable {
     /// lock (≈ 10,000 instructions, on every enrollment).
     private let issuedCounters: [String: Counter]
 
+    private let process: ProcessMetrics
+
     private static let issuedDescriptor = name("certificates_issued", "total", "Certificates issued over EST, by endpoint.")
 
     init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
+        process = ProcessMetrics(registry: registry)
         issuedCounters = Dictionary(uniqueKeysWithValues: ["simpleenroll", "simplereenroll"].map { endpoint in
             (endpoint, registry.makeCounter(descriptor: Self.issuedDescriptor, labels: [("endpoint", endpoint)]))
         })
@@ -50,5 +54,8 @@ final class EnrollmentMetrics: Sendable {
         ).set(date.timeIntervalSince1970)
     }
 
-    func render() -> [UInt8] { registry.emitToBuffer() }
+    func render() -> [UInt8] {
+        process.update()
+        return registry.emitToBuffer()
+    }
 }

@@ -31,13 +31,14 @@ public struct SidecarConfigFile: Decodable, Sendable {
     public var allowPath: [String]?
     public var adminListen: String?
     public var logLevel: String?
+    public var logFormat: String?
     public var webConfigFile: String?
     public var readTimeout: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case routes, listen, upstream, cert, key, crl
         case clientCA = "client_ca", allowSAN = "allow_san", allowPath = "allow_path", adminListen = "admin_listen"
-        case logLevel = "log_level", webConfigFile = "web_config_file", readTimeout = "read_timeout"
+        case logLevel = "log_level", logFormat = "log_format", webConfigFile = "web_config_file", readTimeout = "read_timeout"
     }
 
     /// Reads and parses the file at `path`.

@@ -49,6 +49,27 @@ import Testing
         #expect(metrics.contains("meshca_certificates_issued_total{endpoint=\"simpleenroll\"} 2"))
     }
 
+    /// `--log-format json`: every log line is one JSON object a collector can parse, with the event's fields.
+    @Test func jsonLogsCarryEachEventAsOneObjectPerLine() throws {
+        let ca = try CAServerFixture(["--log-format", "json"])
+        try ca.makeCSR("app")
+        let token = try ca.token(["--san", "DNS:app.example.internal", "--server"])
+        #expect(try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(token)"]).status == 200)
+        #expect(try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(token)"]).status == 401)
+        let server = try #require(ca.server)
+        server.signal(SIGTERM)
+        server.process.waitUntilExit()
+        let events = try JSONLogLines.parse(server.output, skipping: "listening on ")
+        let enrolled = try #require(events.first { $0["msg"] as? String == "enrolled" }, "\(events)")
+        #expect(enrolled["level"] as? String == "notice")
+        #expect(enrolled["logger"] as? String == "certtool.serve")
+        #expect(enrolled["sans"] as? String == "DNS:app.example.internal")
+        #expect((enrolled["serial"] as? String)?.count == 32)
+        let refused = try #require(events.first { $0["msg"] as? String == "enrollment refused" }, "\(events)")
+        #expect((refused["detail"] as? String)?.contains("already used") == true, "\(refused)")
+        #expect(events.contains { $0["msg"] as? String == "stopping" })
+    }
+
     @Test func everyTokenRefusalHasItsStatusAndReason() throws {
         let ca = try CAServerFixture(["--max-validity", "36h"])
         try ca.makeCSR("app")

@@ -77,6 +77,7 @@ import Testing
             client_ca: pki/ca.crt
             allow_san: [DNS:prometheus.example.internal]
             admin_listen: 127.0.0.1:0
+            log_format: json
 
             """)
         let sidecar = try BackgroundProcess(Workspace.sidecarPath, ["serve", "--config", "sidecar.yml"], in: fixture.ws,
@@ -89,11 +90,21 @@ import Testing
         }
         #expect(try status("prom") == "200")
         #expect(try status("other") == "403")
+        sidecar.stop()
+        let events = try JSONLogLines.parse(sidecar.output, skipping: "listening on ", "admin on ")
+        let refused = try #require(events.first { $0["msg"] as? String == "refused" }, "\(sidecar.output)")
+        #expect(refused["level"] as? String == "info")
+        #expect((refused["reason"] as? String)?.contains("DNS:other.example.internal") == true, "\(refused)")
+        #expect(refused["listener"] as? String == "127.0.0.1:\(port)")
 
         try fixture.ws.write("bad.yml", "listen: 127.0.0.1:0\nupstreams: http://x\n")
         let bad = try Command.run(Workspace.sidecarPath, ["serve", "--config", "bad.yml"], directory: fixture.ws.url)
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("unknown key 'upstreams'"))
+        try fixture.ws.write("xml.yml", "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:1\nlog_format: xml\n")
+        let xml = try Command.run(Workspace.sidecarPath, ["serve", "--config", "xml.yml"], directory: fixture.ws.url)
+        #expect(xml.status == 2)
+        #expect(xml.stderr == "scrape-sidecar: error: invalid log_format 'xml': use text or json\n", "\(xml.stderr)")
     }
 }
 

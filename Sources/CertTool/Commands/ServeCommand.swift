@@ -42,22 +42,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "notice"
 
+    @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line for log collectors.")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
             (0...65535).contains(port)
         else { throw MeshCAError.invalidInput("invalid --listen '\(listen)': use HOST:PORT, e.g. 127.0.0.1:8443") }
         let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw MeshCAError.invalidInput("invalid --log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
-        }
         var configuration = EnrollmentServer.Configuration(
             host: host, port: port, subjectAltNames: try sans.map(SubjectAltName.init(parsing:)),
             defaultValidity: try ValidityPeriod(parsing: defaultValidity), maximumValidity: try ValidityPeriod(parsing: maxValidity))
         configuration.crlValidity = try ValidityPeriod(parsing: crlValidity)
         configuration.renewExpiredWithin = try ValidityPeriod(parsing: renewExpiredWithin, allowingZero: true)
         configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
-        var logger = Logger(label: "certtool.serve")
-        logger.logLevel = level
+        let logger = try bootstrapLogging(level: logLevel, format: logFormat, label: "certtool.serve")
         let authority = CertificateAuthority(store: pki.store(caching: true))
         _ = try authority.loadAuthority()  // asks for an encrypted key's passphrase now, not at the first request
         let server = try EnrollmentServer(configuration, authority: authority, logger: logger)

@@ -28,10 +28,13 @@ struct CertsCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default notice).")
     var logLevel = "notice"
 
+    @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line for log collectors.")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
         let settings = try enrollment.agentSettings(defaultProfile: .client)
         let hooks = try RotationHooks(signalSpec: onRotateSignal, command: onRotateExec)
-        let logger = try bootstrapLogging(level: logLevel, label: "scrape-sidecar.certs")
+        let logger = try bootstrapLogging(level: logLevel, format: logFormat, label: "scrape-sidecar.certs")
         let agent = CertAgent(settings, logger: logger)
         let (initial, wrote) = try await agent.ensureIdentity()
         if wrote { hooks.run(logger: logger) }
@@ -41,17 +44,4 @@ struct CertsCommand: AsyncParsableCommand {
         maintenance.cancel()
         logger.notice("stopped")
     }
-}
-
-/// Sends swift-log to stderr at `level`; returns a logger labelled `label`.
-func bootstrapLogging(level name: String, label: String) throws -> Logger {
-    guard let level = Logger.Level(rawValue: name) else {
-        throw MeshCAError.invalidInput("unknown log level '\(name)': use trace, debug, info, notice, warning, error or critical")
-    }
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
-    return Logger(label: label)
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Logging
 import MeshCA
@@ -95,6 +96,9 @@ struct FrontCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line for log collectors.")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
         var tls = ServerTLS(certificate: cert, key: key, clientCA: clientCA, crl: crl)
         tls.clientAuth = verifyClient.clientAuth
@@ -108,7 +112,7 @@ struct FrontCommand: AsyncParsableCommand {
         if bindFQDN && verifyClient != .on {
             throw MeshCAError.invalidInput("--pushprox-bind-fqdn needs --verify-client on: an FQDN is bound to a verified certificate")
         }
-        let logger = try bootstrapLogging(level: logLevel, label: "scrape-sidecar.front")
+        let logger = try bootstrapLogging(level: logLevel, format: logFormat, label: "scrape-sidecar.front")
         let admin = try adminListen.map { try Route.parseAddress($0, what: "admin address") }
         let readTimeout = TimeAmount.seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
         if pushprox {

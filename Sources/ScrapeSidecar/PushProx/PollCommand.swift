@@ -43,6 +43,9 @@ struct PollCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line for log collectors.")
+    var logFormat: LogFormat = .text
+
     @OptionGroup(title: "Enrollment (instead of --cert/--key: get and renew the client identity from certtool serve; --san defaults to DNS:FQDN)")
     var enrollment: EnrollmentOptions
 
@@ -58,7 +61,7 @@ struct PollCommand: AsyncParsableCommand {
         }
         guard !mapping.isEmpty else { throw MeshCAError.invalidInput("give at least one --target PORT=http://127.0.0.1:PORT") }
         let admin = try adminListen.map { try Route.parseAddress($0, what: "admin address") }
-        let logger = try bootstrapLogging(level: logLevel, label: "scrape-sidecar.poll")
+        let logger = try bootstrapLogging(level: logLevel, format: logFormat, label: "scrape-sidecar.poll")
         let files: (cert: String, key: String, ca: String)
         var maintenance: Task<Void, Never>?
         if enrollment.isEnrolling {

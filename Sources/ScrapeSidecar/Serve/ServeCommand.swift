@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Logging
 import MeshCA
@@ -53,6 +54,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .customLong("log-format"), help: "text (default), or json: one JSON object per line for log collectors.")
+    var logFormat: LogFormat?
+
     @Option(name: .customLong("read-timeout"), help: "Close a connection that takes longer to send a whole request, or idles this long between requests (default 60s).")
     var readTimeout: String?
 
@@ -70,9 +74,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard !routes.isEmpty else { throw MeshCAError.invalidInput("nothing to serve: give --listen and --upstream, or --route") }
         let levelName = logLevel ?? file?.logLevel ?? "info"
-        guard let level = Logger.Level(rawValue: levelName) else {
-            throw MeshCAError.invalidInput("unknown log level '\(levelName)'")
+        guard Logger.Level(rawValue: levelName) != nil else {
+            throw MeshCAError.invalidInput("invalid log level '\(levelName)': use trace, debug, info, notice, warning, error or critical")
         }
+        let format = try logFormat ?? file?.logFormat.map { try LogFormat(configValue: $0, key: "log_format") } ?? .text
         let agentSettings = enrollment.isEnrolling ? try enrollment.agentSettings(defaultProfile: .server) : nil
         let tls = try tlsSettings(file, enrolledInto: agentSettings?.output)
         let sans = (file?.allowSAN ?? []) + allowSANs
@@ -82,7 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
             requireIdentity: tls.clientAuth == .requireAndVerifyClientCert || !sans.isEmpty)
         let admin = try (adminListen ?? file?.adminListen).map { try Route.parseAddress($0, what: "admin address") }
 
-        let logger = try bootstrapLogging(level: level.rawValue, label: "scrape-sidecar")
+        let logger = try bootstrapLogging(level: levelName, format: format, label: "scrape-sidecar")
         // With enrollment, the first set must exist before the listeners load it; renewals then swap it
         // underneath them and reload at once (the file poll would catch it within 2 s anyway).
         var agent: (CertAgent, OutputDirectory.Contents)?

@@ -1,9 +1,15 @@
 import Foundation
+import MeshTLS
 import Prometheus
 
 /// The sidecar's own metrics, served in Prometheus text format on the admin listener.
 final class SidecarMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
+    private let process: ProcessMetrics
+
+    init() {
+        process = ProcessMetrics(registry: registry)
+    }
 
     private static func name(_ metric: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "scrape_sidecar", metricName: metric, unitName: unit, helpText: help)
@@ -62,7 +68,10 @@ final class SidecarMetrics: Sendable {
         ).set(date.timeIntervalSince1970)
     }
 
-    func render() -> [UInt8] { registry.emitToBuffer() }
+    func render() -> [UInt8] {
+        process.update()
+        return registry.emitToBuffer()
+    }
 
     /// Maps a verification failure to a bounded label value.
     static func handshakeReason(_ message: String) -> String {
