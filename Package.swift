@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "ScrapeSidecarTests",
             dependencies: [
-                "ScrapeSidecar", "MeshTLS", "CommandLineSupport",
+                "ScrapeSidecar", "MeshCA", "MeshTLS", "CommandLineSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -19,10 +19,11 @@ public enum LogFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
     }
 }
 
-/// Sends swift-log to stderr at `level` in `format`; returns a logger labelled `label`.
-public func bootstrapLogging(level name: String, format: LogFormat = .text, label: String) throws -> Logger {
+/// Sends swift-log to stderr at `level` in `format`; returns a logger labelled `label`. `levelKey` names
+/// where the level came from (an option or a config file's key) in the error for an unknown one.
+public func bootstrapLogging(level name: String, format: LogFormat, label: String, levelKey: String = "--log-level") throws -> Logger {
     guard let level = Logger.Level(rawValue: name) else {
-        throw MeshCAError.invalidInput("invalid --log-level '\(name)': use trace, debug, info, notice, warning, error or critical")
+        throw MeshCAError.invalidInput("invalid \(levelKey) '\(name)': use trace, debug, info, notice, warning, error or critical")
     }
     LoggingSystem.bootstrap { label in
         switch format {

@@ -105,6 +105,13 @@ import Testing
         let xml = try Command.run(Workspace.sidecarPath, ["serve", "--config", "xml.yml"], directory: fixture.ws.url)
         #expect(xml.status == 2)
         #expect(xml.stderr == "scrape-sidecar: error: invalid log_format 'xml': use text or json\n", "\(xml.stderr)")
+        // An unknown level is named by where it came from: the file's key here, the option when both are given.
+        try fixture.ws.write("loud.yml", "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:1\nlog_level: loud\n")
+        let loud = try Command.run(Workspace.sidecarPath, ["serve", "--config", "loud.yml"], directory: fixture.ws.url)
+        #expect(loud.status == 2)
+        #expect(loud.stderr.hasPrefix("scrape-sidecar: error: invalid log_level 'loud': use trace, debug"), "\(loud.stderr)")
+        let option = try Command.run(Workspace.sidecarPath, ["serve", "--config", "loud.yml", "--log-level", "shout"], directory: fixture.ws.url)
+        #expect(option.stderr.hasPrefix("scrape-sidecar: error: invalid --log-level 'shout'"), "\(option.stderr)")
     }
 }
 

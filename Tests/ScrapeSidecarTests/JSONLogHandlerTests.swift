@@ -1,6 +1,7 @@
 import CommandLineSupport
 import Foundation
 import Logging
+import MeshCA
 import NIOConcurrencyHelpers
 import Testing
 
@@ -51,6 +52,8 @@ import Testing
         #expect(LogFormat(argument: "json") == .json)
         #expect(LogFormat(argument: "xml") == nil)
         #expect(try LogFormat(configValue: "text", key: "log_format") == .text)
-        #expect(throws: (any Error).self) { try LogFormat(configValue: "JSON", key: "log_format") }
+        #expect(throws: MeshCAError.invalidInput("invalid log_format 'JSON': use text or json")) {
+            try LogFormat(configValue: "JSON", key: "log_format")
+        }
     }
 }

@@ -73,11 +73,10 @@ struct ServeCommand: AsyncParsableCommand {
         default: throw MeshCAError.invalidInput("--listen and --upstream go together")
         }
         guard !routes.isEmpty else { throw MeshCAError.invalidInput("nothing to serve: give --listen and --upstream, or --route") }
-        let levelName = logLevel ?? file?.logLevel ?? "info"
-        guard Logger.Level(rawValue: levelName) != nil else {
-            throw MeshCAError.invalidInput("invalid log level '\(levelName)': use trace, debug, info, notice, warning, error or critical")
-        }
         let format = try logFormat ?? file?.logFormat.map { try LogFormat(configValue: $0, key: "log_format") } ?? .text
+        let logger = try bootstrapLogging(
+            level: logLevel ?? file?.logLevel ?? "info", format: format, label: "scrape-sidecar",
+            levelKey: logLevel == nil && file?.logLevel != nil ? "log_level" : "--log-level")
         let agentSettings = enrollment.isEnrolling ? try enrollment.agentSettings(defaultProfile: .server) : nil
         let tls = try tlsSettings(file, enrolledInto: agentSettings?.output)
         let sans = (file?.allowSAN ?? []) + allowSANs
@@ -87,7 +86,6 @@ struct ServeCommand: AsyncParsableCommand {
             requireIdentity: tls.clientAuth == .requireAndVerifyClientCert || !sans.isEmpty)
         let admin = try (adminListen ?? file?.adminListen).map { try Route.parseAddress($0, what: "admin address") }
 
-        let logger = try bootstrapLogging(level: levelName, format: format, label: "scrape-sidecar")
         // With enrollment, the first set must exist before the listeners load it; renewals then swap it
         // underneath them and reload at once (the file poll would catch it within 2 s anyway).
         var agent: (CertAgent, OutputDirectory.Contents)?
