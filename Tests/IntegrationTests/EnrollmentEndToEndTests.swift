@@ -134,7 +134,7 @@ import Testing
                 static_configs:
                   - targets: ["127.0.0.1:\(fixture.port)"]
 
-            """)
+            """, logLevel: "debug")
         defer { prometheus.stop() }
         let start = Date()
         _ = try prometheus.waitFor("up{job=\"app\"} == 1") { !$0.isEmpty }
@@ -157,7 +157,8 @@ import Testing
         let samples = try prometheus.query("min_over_time(scrape_samples_scraped{job=\"app\"}[\(window)s])").values.first ?? 0
         #expect(window > 30, "the run outlasts a certificate lifetime")
         #expect(scrapes >= Double(window - 5), "Prometheus scraped every second")
-        #expect(minimum == 1, "no failed scrape across the rotations")
+        let diagnosis = "\(prometheus.failedScrapes)\nsidecar:\n\(sidecar.output)\nagent:\n\(agent.output)"
+        #expect(minimum == 1, "no failed scrape across the rotations: \(diagnosis)")
         #expect(samples >= 4000, "every scrape carried the app's metrics")
     }
 }

@@ -5,13 +5,14 @@ final class PrometheusServer {
     private let server: BackgroundProcess
     let port: Int
 
-    init(_ ws: Workspace, config: String) throws {
+    /// `logLevel` debug logs every failed scrape with its error (`output`), for tests to show when they fail.
+    init(_ ws: Workspace, config: String, logLevel: String = "warn") throws {
         try ws.write("prometheus.yml", config)
         port = try freeLoopbackPort()
         server = try BackgroundProcess(
             "prometheus",
             ["--config.file=prometheus.yml", "--storage.tsdb.path=prometheus-data", "--web.listen-address=127.0.0.1:\(port)",
-             "--log.level=warn"],
+             "--log.level=\(logLevel)"],
             in: ws, name: "prometheus", ready: nil)
         let deadline = Date() + 30
         while (try? Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/-/ready"]).status) != 0 {
@@ -48,4 +49,9 @@ final class PrometheusServer {
     }
 
     func stop() { server.stop() }
+
+    /// What Prometheus logged about failed scrapes (with `logLevel` debug).
+    var failedScrapes: String {
+        server.output.split(separator: "\n").filter { $0.contains("Scrape failed") }.joined(separator: "\n")
+    }
 }
