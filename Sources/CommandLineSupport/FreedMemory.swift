@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import CMalloc
+import MeshCA
 import Glibc
 #endif
 
@@ -31,8 +32,7 @@ public enum FreedMemory {
     #if canImport(Glibc)
     /// `mallinfo2` is glibc 2.33+: looked up at run time so the binaries still start on older systems (where
     /// nothing is trimmed).
-    private static let statistics: (@convention(c) () -> mallinfo2)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallinfo2")
-        .map { unsafeBitCast($0, to: (@convention(c) () -> mallinfo2).self) }
+    private static let statistics = systemFunction("mallinfo2", as: (@convention(c) () -> mallinfo2).self)
     #endif
 }
 
