@@ -5,7 +5,7 @@ final class PrometheusServer {
     private let server: BackgroundProcess
     let port: Int
 
-    /// `logLevel` debug logs every failed scrape with its error (`output`), for tests to show when they fail.
+    /// With `logLevel` debug, Prometheus logs every failed scrape with its error (see `failedScrapes`).
     init(_ ws: Workspace, config: String, logLevel: String = "warn") throws {
         try ws.write("prometheus.yml", config)
         port = try freeLoopbackPort()
