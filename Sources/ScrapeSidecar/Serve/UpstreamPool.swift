@@ -28,7 +28,7 @@ final class UpstreamPool: @unchecked Sendable {
             if channel.isActive { return eventLoop.makeSucceededFuture(channel) }
         }
         let bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -28,14 +28,15 @@ final class SidecarFixture {
 
     static let tlsFiles = ["--cert", "pki/issued/web.crt", "--key", "pki/private/web.key", "--client-ca", "pki/ca.crt"]
 
-    /// Starts the sidecar with `tls` (the usual files unless given) plus `arguments`.
+    /// Starts the sidecar with `tls` (the usual files unless given) plus `arguments`, under `wrapper` (a command
+    /// such as `setpriv …`) when given.
     func startSidecar(_ arguments: [String] = ["--allow-san", "DNS:prometheus.example.internal"], upstreamPort: Int? = nil,
-                      tls: [String] = SidecarFixture.tlsFiles) throws {
+                      tls: [String] = SidecarFixture.tlsFiles, wrapper: [String] = []) throws {
+        let command = wrapper + [Workspace.sidecarPath,
+            "serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(upstreamPort ?? self.upstreamPort)",
+            "--admin-listen", "127.0.0.1:0"] + tls + arguments
         let sidecar = try BackgroundProcess(
-            Workspace.sidecarPath,
-            ["serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(upstreamPort ?? self.upstreamPort)",
-             "--admin-listen", "127.0.0.1:0"] + tls + arguments,
-            in: ws, name: "sidecar", ready: { $0.hasPrefix("admin on ") })
+            command[0], Array(command.dropFirst()), in: ws, name: "sidecar", ready: { $0.hasPrefix("admin on ") })
         port = sidecar.number(after: "listening on https://127.0.0.1:")!
         adminPort = sidecar.number(after: "admin on http://127.0.0.1:")!
         self.sidecar = sidecar
