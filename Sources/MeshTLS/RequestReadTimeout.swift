@@ -66,6 +66,7 @@ extension ChannelPipeline.SynchronousOperations {
     ) throws {
         if let tls {
             try addHandler(NIOSSLServerHandler(context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
+            try addHandler(HandshakeAck())
             try addHandlers(afterTLS)
         }
         try configureHTTPServerPipeline(withErrorHandling: true)
