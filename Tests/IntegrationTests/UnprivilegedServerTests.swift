@@ -29,10 +29,12 @@ import Testing
         #expect(scrape.status == 200 && scrape.body.hasPrefix("metric_0"), "\(scrape) \(fixture.sidecar?.output ?? "")")
     }
 
+    /// The CA server enrolls curl + openssl and the cert agent, itself unprivileged too.
     @Test func caServerEnrolls() throws {
         let ws = try Workspace()
         try ws.ok(["init"])
         let token = try ws.ok(["token", "--san", "DNS:app.example.internal"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try ws.write("agent.token", try ws.ok(["token", "--client", "--san", "DNS:prometheus.example.internal"]).stdout)
         try Self.handOver(ws)
         let ca = try CAServerFixture(ws: ws, skipInit: true, wrapper: Self.wrapper)
         defer { ca.stop() }
@@ -40,6 +42,11 @@ import Testing
         try ca.makeCSR("app")
         let enrolled = try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(token)"])
         #expect(enrolled.status == 200, "\(enrolled) \(ca.server?.output ?? "")")
+
+        let agent = try Command.run(Self.wrapper[0], Array(Self.wrapper.dropFirst()) + [Workspace.sidecarPath]
+            + CertAgentTests.agentArguments(ca, out: "promcerts", token: "agent.token") + ["--once"], directory: ws.url)
+        #expect(agent.status == 0, "\(agent.output)")
+        #expect(CertAgentTests.readPair(ws.path("promcerts"))?.keyMatches == true)
     }
 
     @Test func frontAnswersPollers() throws {
