@@ -105,7 +105,7 @@ public final class EnrollmentServer: Sendable {
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()
-        print("listening on https://\(configuration.host):\(channel.localAddress?.port ?? configuration.port)")
+        print("listening on https://\(urlAuthority(host: configuration.host, port: channel.localAddress?.port ?? configuration.port))")
         fflush(stdout)
 
         let logger = self.logger

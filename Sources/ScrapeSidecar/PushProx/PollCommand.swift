@@ -89,7 +89,7 @@ struct PollCommand: AsyncParsableCommand {
             let channel = try await AdminHandler.bind(
                 group: group, host: admin.host, port: admin.port, metrics: client.metrics, readTimeout: .seconds(60)
             ) { group.next().makeSucceededFuture(client.lastPollFailure) }.get()
-            print("admin on http://\(admin.host):\(channel.localAddress?.port ?? admin.port)")
+            print("admin on http://\(urlAuthority(host: admin.host, port: channel.localAddress?.port ?? admin.port))")
         }
         fflush(stdout)
         let loop = Task { await client.run() }

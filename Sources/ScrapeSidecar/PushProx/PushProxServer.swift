@@ -37,13 +37,13 @@ final class PushProxServer: Sendable {
     func run() async throws {
         var channels: [Channel] = []
         let main = try await listener(configuration.listen, tls: true).get()
-        let mainName = "\(configuration.listen.host):\(main.localAddress?.port ?? configuration.listen.port)"
+        let mainName = urlAuthority(host: configuration.listen.host, port: main.localAddress?.port ?? configuration.listen.port)
         print("listening on https://\(mainName) (PushProx proxy: /poll, /push, /clients, scrapes)")
         metrics.certificateNotAfter(listener: mainName, tls.certificateNotAfter)
         channels.append(main)
         if let scrape = configuration.scrapeListen {
             let channel = try await listener(scrape, tls: false).get()
-            print("scrapes on http://\(scrape.host):\(channel.localAddress?.port ?? scrape.port)")
+            print("scrapes on http://\(urlAuthority(host: scrape.host, port: channel.localAddress?.port ?? scrape.port))")
             channels.append(channel)
         }
         if let admin = configuration.adminListen {
@@ -51,7 +51,7 @@ final class PushProxServer: Sendable {
             let channel = try await AdminHandler.bind(
                 group: group, host: admin.host, port: admin.port, metrics: metrics, readTimeout: configuration.readTimeout
             ) { loop.makeSucceededFuture(tls.certificateNotAfter < Date() ? "the serving certificate has expired" : nil) }.get()
-            print("admin on http://\(admin.host):\(channel.localAddress?.port ?? admin.port)")
+            print("admin on http://\(urlAuthority(host: admin.host, port: channel.localAddress?.port ?? admin.port))")
             channels.append(channel)
         }
         fflush(stdout)

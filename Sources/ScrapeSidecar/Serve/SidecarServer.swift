@@ -50,15 +50,15 @@ final class SidecarServer: Sendable {
             let pools = UpstreamPools(host: route.upstreamHost, port: route.upstreamPort)
             let channel = try await listener(route: route, pools: pools).get()
             let port = channel.localAddress?.port ?? route.listenPort
-            let name = "\(route.listenHost):\(port)"
+            let name = urlAuthority(host: route.listenHost, port: port)
             metrics.certificateNotAfter(listener: name, tls.certificateNotAfter)
             listeners.append(name)
-            print("listening on https://\(name) → http://\(route.upstreamHost):\(route.upstreamPort)")
+            print("listening on https://\(name) → http://\(urlAuthority(host: route.upstreamHost, port: route.upstreamPort))")
             channels.append(channel)
         }
         if let admin = configuration.adminListen {
             let channel = try await adminListener(host: admin.host, port: admin.port).get()
-            print("admin on http://\(admin.host):\(channel.localAddress?.port ?? admin.port)")
+            print("admin on http://\(urlAuthority(host: admin.host, port: channel.localAddress?.port ?? admin.port))")
             channels.append(channel)
         }
         fflush(stdout)
