@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import NIOCore
 import NIOTLS
 
@@ -11,8 +6,7 @@ import NIOTLS
 /// A TLS 1.3 server sends nothing after the client's Finished: BoringSSL holds the session tickets back until
 /// the first response. So the kernel delays its ACK of that flight (40 ms), and a client that leaves Nagle's
 /// algorithm on (`ab`, `openssl s_client`) holds its request until the ACK comes: 40 ms on every new
-/// connection. (nginx, on OpenSSL, answers the Finished with its tickets at once.) `TCP_QUICKACK` sends the
-/// pending ACK now.
+/// connection. (nginx, on OpenSSL, answers the Finished with its tickets at once.)
 public final class HandshakeAck: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = NIOAny
 
@@ -20,10 +14,7 @@ public final class HandshakeAck: ChannelInboundHandler, RemovableChannelHandler 
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard case TLSUserEvent.handshakeCompleted = event else { return context.fireUserInboundEventTriggered(event) }
-        #if os(Linux)
-        try? context.channel.syncOptions?.setOption(
-            ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: TCP_QUICKACK)), value: 1)
-        #endif
+        context.channel.acknowledgeNow()
         context.fireUserInboundEventTriggered(event)
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }

@@ -1,13 +1,16 @@
-"""Counts the delayed ACKs the kernel sends while a Nagle client opens new TLS connections to scrape-sidecar.
+"""Counts the delayed ACKs the kernel sends while a client makes requests through scrape-sidecar.
 
 Run as root in a fresh network namespace (`unshare --net python3 delayed_acks.py ...`), so that the kernel's
-TcpExt DelayedACKs counter sees only these connections. Brings loopback up, starts an upstream that answers
-every request with one write (so that its own leg has nothing for the kernel to hold) and `scrape-sidecar
-serve` on free loopback ports, then makes COUNT requests, each on a new connection, the way a client that
-leaves Nagle's algorithm on does (`ab`, `openssl s_client`): handshake, then the request as a separate write.
-Prints "delayed_acks N" and "requests N" (answered with 200).
+TcpExt DelayedACKs counter sees only these connections. Brings loopback up, starts an upstream and
+`scrape-sidecar serve` on free loopback ports, makes COUNT requests and prints "delayed_acks N" and
+"requests N" (answered with 200). MODE:
+  new-connections  each request on a new connection, the way a client that leaves Nagle's algorithm on does
+                   (`ab`, `openssl s_client`): handshake, then the request as a separate write; the upstream
+                   answers with one write
+  split-upstream   all requests on one keep-alive connection; the upstream writes the head and the body
+                   separately with Nagle on, as Python's http.server does
 
-Usage: delayed_acks.py SIDECAR WORKSPACE COUNT
+Usage: delayed_acks.py SIDECAR WORKSPACE COUNT MODE
 """
 import fcntl
 import os
@@ -33,10 +36,10 @@ def delayed_acks():
     return int(dict(zip(lines[0], lines[1]))["DelayedACKs"])
 
 
-def upstream():
-    """A keep-alive HTTP/1.1 server on a free loopback port answering each request with one sendall."""
+def upstream(split):
+    """A keep-alive HTTP/1.1 server on a free loopback port: each answer in one write, or head and body apart."""
     body = b"".join(b"metric_%d 1\n" % n for n in range(1000))
-    response = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve(connection):
@@ -46,7 +49,11 @@ def upstream():
                 pending += data
                 while b"\r\n\r\n" in pending:
                     pending = pending.split(b"\r\n\r\n", 1)[1]
-                    connection.sendall(response)
+                    if split:
+                        connection.sendall(head)
+                        connection.sendall(body)
+                    else:
+                        connection.sendall(head + body)
 
     def accept():
         while True:
@@ -67,10 +74,10 @@ def started(command, prefix):
 
 
 def main():
-    sidecar, workspace, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    sidecar, workspace, count, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     os.chdir(workspace)
     loopback_up()
-    proxy, rest = started([sidecar, "serve", "--listen", "127.0.0.1:0", "--upstream", f"http://127.0.0.1:{upstream()}",
+    proxy, rest = started([sidecar, "serve", "--listen", "127.0.0.1:0", "--upstream", f"http://127.0.0.1:{upstream(mode == 'split-upstream')}",
                            "--cert", "pki/issued/web.crt", "--key", "pki/private/web.key", "--client-ca", "pki/ca.crt"],
                           "listening on https://127.0.0.1:")
     proxy_port = int(rest.split()[0])
@@ -78,14 +85,26 @@ def main():
         context = ssl.create_default_context(cafile="pki/ca.crt")
         context.load_cert_chain("pki/issued/prom.crt", "pki/private/prom.key")
         before, answered = delayed_acks(), 0
-        for _ in range(count):
-            with socket.create_connection(("127.0.0.1", proxy_port)) as raw:  # Nagle left on
+        request = b"GET /metrics HTTP/1.1\r\nHost: web.example.internal\r\n\r\n"
+        if mode == "new-connections":
+            for _ in range(count):
+                with socket.create_connection(("127.0.0.1", proxy_port)) as raw:  # Nagle left on
+                    with context.wrap_socket(raw, server_hostname="web.example.internal") as tls:
+                        tls.sendall(request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+                        response = b""
+                        while chunk := tls.recv(65536):
+                            response += chunk
+                        answered += response.startswith(b"HTTP/1.1 200")
+        else:
+            with socket.create_connection(("127.0.0.1", proxy_port)) as raw:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with context.wrap_socket(raw, server_hostname="web.example.internal") as tls:
-                    tls.sendall(b"GET /metrics HTTP/1.1\r\nHost: web.example.internal\r\nConnection: close\r\n\r\n")
-                    response = b""
-                    while chunk := tls.recv(65536):
-                        response += chunk
-                    answered += response.startswith(b"HTTP/1.1 200")
+                    for _ in range(count):
+                        tls.sendall(request)
+                        response = b""
+                        while b"\r\n0\r\n\r\n" not in response and not response.endswith(b"metric_999 1\n"):
+                            response += tls.recv(65536)
+                        answered += response.startswith(b"HTTP/1.1 200")
         print(f"delayed_acks {delayed_acks() - before}")
         print(f"requests {answered}")
     finally:
