@@ -9,9 +9,12 @@ file descriptors and RSS are read from /proc/PID once its descriptor count has s
 Prints one JSON object per round (and one for the baseline) on stdout, e.g.
 {"round": 1, "connected": 2000, "retries": 0, "storm_s": 3.1, "scrapes": 8000, "errors": [],
  "rss_held_kib": 141000, "fds_held": 2013, "rss_after_kib": 60000, "fds_after": 14}
+With --upstream-port, each round also reports "upstream_fds_after": how many of those descriptors are
+connections to the upstream (idle in the server's pool, which a round may leave fuller than the one before).
 An error is any failed handshake after all retries, a status other than 200, a short or cut response.
 Usage: load_rounds.py --port P --pid PID --ca CA --cert CERT --key KEY [--connections 2000] [--rounds 3]
        [--hold 10] [--first-hold 60] [--interval 5] [--quiet 11] [--path /metrics] [--server-name web.example.internal]
+       [--upstream-port PORT]
 """
 import argparse
 import asyncio
@@ -27,6 +30,26 @@ def server_state(pid):
     with open(f"/proc/{pid}/status") as status:
         rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def connections_to(pid, port):
+    """How many of the process's descriptors are TCP connections to `port` (its pooled upstream connections)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                    count += 1
+    return count
 
 
 async def read_response(reader):
@@ -134,6 +157,7 @@ async def main():
     parser.add_argument("--path", default="/metrics")
     parser.add_argument("--server-name", default="web.example.internal")
     parser.add_argument("--quiet", type=float, default=11, help="seconds to wait after a round before measuring")
+    parser.add_argument("--upstream-port", type=int, help="also report the server's connections to this port")
     args = parser.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -147,7 +171,9 @@ async def main():
         hold = args.first_hold if number == 1 and args.first_hold else args.hold
         result = await Round(args, context).run(args.connections, hold, args.pid)
         rss, fds = await settle(args.pid, args.quiet)
-        print(json.dumps({"round": number, "hold_s": hold, **result, "rss_after_kib": rss, "fds_after": fds}), flush=True)
+        upstream = {"upstream_fds_after": connections_to(args.pid, args.upstream_port)} if args.upstream_port else {}
+        print(json.dumps({"round": number, "hold_s": hold, **result, "rss_after_kib": rss, "fds_after": fds, **upstream}),
+              flush=True)
 
 
 asyncio.run(main())
