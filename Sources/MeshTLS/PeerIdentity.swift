@@ -15,9 +15,13 @@ public struct PeerIdentity: Sendable, Equatable {
     public var sha256: String
 
     public init(certificate: Certificate) {
+        self.init(certificate: certificate, der: (try? certificate.derBytes) ?? [])
+    }
+
+    /// `der` is the certificate's encoding, when the caller has it (re-serializing is not free).
+    init(certificate: Certificate, der: [UInt8]) {
         subjectAltNames = certificate.subjectAltNames
         subject = certificate.subject.description
-        let der = (try? certificate.derBytes) ?? []
         sha256 = Array(SHA256.hash(data: der)).hexEncoded(uppercase: false)
     }
 
@@ -45,7 +49,7 @@ extension PeerIdentity {
             return
         }
         guard let certificate = try? Certificate(derEncoded: der) else { return nil }
-        self.init(certificate: certificate)
+        self.init(certificate: certificate, der: der)
         let identity = self
         Self.remembered.withLockedValue { remembered in
             if remembered.count >= Self.rememberedLimit { remembered.removeAll(keepingCapacity: true) }

@@ -98,7 +98,6 @@ final class SidecarServer: Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 if let maxConnections {
                     let admitted = openConnections.withLockedValue { open -> Bool in

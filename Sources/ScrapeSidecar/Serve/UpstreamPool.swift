@@ -28,7 +28,6 @@ final class UpstreamPool: @unchecked Sendable {
             if channel.isActive { return eventLoop.makeSucceededFuture(channel) }
         }
         let bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -69,6 +69,8 @@ def started(command, prefix):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in process.stdout:
         if line.startswith(prefix):
+            # keep reading what it logs, so that a full pipe never blocks it
+            threading.Thread(target=process.stdout.read, daemon=True).start()
             return process, line[len(prefix):]
     raise SystemExit(f"{command[0]} did not start")
 
