@@ -22,15 +22,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
-        // The system OpenSSL (headers from libssl-dev; libcrypto.so.3 loaded on first use), only for encrypted
-        // PKCS#8 keys, which swift-crypto cannot write.
-        .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
-        // glibc's malloc.h, to hand freed heap back to the OS after a connection storm.
-        .systemLibrary(name: "CMalloc"),
+        // glibc functions Swift's Glibc module leaves out: malloc.h (freed heap back to the OS after a
+        // connection storm), syncfs, fallocate and getrandom.
+        .systemLibrary(name: "CGlibc"),
         .target(
             name: "MeshCA",
             dependencies: [
-                "CLibCrypto",
+                "CGlibc",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -41,7 +39,7 @@ let package = Package(
         .target(
             name: "CommandLineSupport",
             dependencies: [
-                "MeshCA", "CMalloc",
+                "MeshCA", "CGlibc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

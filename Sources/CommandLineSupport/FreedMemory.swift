@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import CMalloc
+import CGlibc
 import MeshCA
 import Glibc
 #endif
@@ -22,18 +22,12 @@ public enum FreedMemory {
     @discardableResult
     public static func releaseIfWorthIt(threshold: Int) -> Bool {
         #if canImport(Glibc)
-        guard let statistics, statistics().fordblks >= threshold else { return false }
+        guard mallinfo2().fordblks >= threshold else { return false }
         return malloc_trim(0) == 1
         #else
         return false
         #endif
     }
-
-    #if canImport(Glibc)
-    /// `mallinfo2` is glibc 2.33+: looked up at run time so the binaries still start on older systems (where
-    /// nothing is trimmed).
-    private static let statistics = systemFunction("mallinfo2", as: (@convention(c) () -> mallinfo2).self)
-    #endif
 }
 
 extension ProcessSignals {

@@ -21,6 +21,7 @@ import Testing
         }
         let parameters = try ws.openssl(["asn1parse", "-in", "pki/private/ca.key"]).stdout
         #expect(parameters.contains("PBES2") && parameters.contains("PBKDF2") && parameters.contains("aes-256-cbc"))
+        #expect(parameters.contains("hmacWithSHA256") && parameters.contains("INTEGER           :033450"), "210,000 rounds: \(parameters)")
 
         // Without the passphrase, or with a wrong one: one line, exit 2, nothing written.
         let before = ws.snapshot()
@@ -45,6 +46,40 @@ import Testing
         // The CA server asks once, at start.
         let ca = try CAServerFixture(["--passphrase-file", "pass"], ws: ws, skipInit: true)
         #expect(try ca.curl("/healthz").body == "ok")
+    }
+
+    /// A CA key the operator encrypted with openssl: every PBES2 variant OpenSSL 3 writes is read, legacy
+    /// schemes and other ciphers are refused in one line naming the file.
+    @Test func keysEncryptedByOpenSSLAreReadAndLegacySchemesRefused() throws {
+        let ws = try Workspace()
+        try ws.write("pass", "correct horse\n")
+        try ws.ok(["init"])
+        let plain = try ws.read("pki/private/ca.key")
+        try ws.write("plain.key", plain)
+        let readable = [
+            ["-v2", "aes-256-cbc"],  // OpenSSL's default: PBKDF2-HMAC-SHA256, 2,048 rounds
+            ["-v2", "aes-128-cbc", "-v2prf", "hmacWithSHA1"],
+            ["-v2", "aes-192-cbc", "-v2prf", "hmacWithSHA512", "-iter", "1000"],
+            ["-scrypt"],
+        ]
+        for (index, options) in readable.enumerated() {
+            let made = try ws.openssl(["pkcs8", "-topk8", "-in", "plain.key", "-passout", "file:pass", "-out", "pki/private/ca.key"] + options)
+            #expect(made.status == 0, "\(made.output)")
+            let issued = try ws.certtool(["issue", "web\(index)", "--san", "DNS:web.example.internal", "--passphrase-file", "pass"])
+            #expect(issued.status == 0, "\(options): \(issued.output)")
+            #expect(try ws.openssl(["verify", "-CAfile", "pki/ca.crt", "pki/issued/web\(index).crt"]).status == 0)
+        }
+        for (options, reason) in [
+            (["-v1", "PBE-SHA1-3DES"], "the key is encrypted with 1.2.840.113549.1.12.1.3, not PBES2"),
+            (["-v2", "des-ede3-cbc"], "the key is encrypted with 1.2.840.113549.3.7, not AES-CBC"),
+        ] {
+            #expect(try ws.openssl(["pkcs8", "-topk8", "-in", "plain.key", "-passout", "file:pass", "-out", "pki/private/ca.key"] + options).status == 0)
+            let before = ws.snapshot()
+            let refused = try ws.certtool(["issue", "legacy", "--san", "DNS:web.example.internal", "--passphrase-file", "pass"])
+            #expect(refused.status == 2)
+            #expect(refused.stderr == "certtool: error: \(ws.pki)/private/ca.key: \(reason): re-encrypt it with 'openssl pkcs8 -topk8 -v2 aes-256-cbc'\n", "\(refused.stderr)")
+            #expect(ws.snapshot() == before)
+        }
     }
 
     @Test func encryptingNeedsAPassphraseSourceAndConfirmsAPromptedOne() throws {

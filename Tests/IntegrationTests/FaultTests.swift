@@ -46,7 +46,8 @@ import Testing
         func onCAClock(_ arguments: [String]) throws -> CommandResult {
             try Command.run(skew[0], Array(skew.dropFirst()) + [Workspace.certtoolPath] + arguments + ["--pki", ws.pki], directory: ws.url)
         }
-        #expect(try onCAClock(["init"]).status == 0)
+        let initialized = try onCAClock(["init"])
+        try #require(initialized.status == 0, "\(initialized.output)")
         let ca = try CAServerFixture(["--default-validity", "1h"], ws: ws, skipInit: true, wrapper: skew)
         let token = try onCAClock(["token", "--san", "DNS:prometheus.example.internal", "--client"])
         #expect(token.status == 0, "\(token.output)")
@@ -65,6 +66,11 @@ import Testing
             "-H", "Content-Type: application/pkcs10", "--data-binary", "@renew.b64",
             "--cert", "certs/cert-chain.pem", "--key", "certs/key.pem"])
         #expect(renewed.status == 200, "\(renewed)")
+
+        // Stopped, the faketime wrapper removes its semaphore: a leaked one fails the next wrapper given that PID.
+        let wrapper = try #require(ca.server).process.processIdentifier
+        ca.stop()
+        #expect(!FileManager.default.fileExists(atPath: "/dev/shm/sem.faketime_sem_\(wrapper)"))
     }
 
     /// The upstream dies in the middle of a 50 MB answer: that client's transfer fails cleanly, and the

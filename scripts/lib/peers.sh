@@ -25,8 +25,7 @@ require_pip() {
   python3 -m pip install -q --disable-pip-version-check "${missing[@]}"
 }
 
-# require_build_deps — what building the package needs beyond Swift: the system OpenSSL headers (libssl-dev),
-# linked by the CLibCrypto target for encrypted CA keys.
-require_build_deps() {
-  [ -f /usr/include/openssl/evp.h ] || require_apt openssl-headers-missing:libssl-dev
-}
+# The build we ship on Linux: release, each product one fully static executable (the Swift runtime, glibc and
+# libstdc++ linked in), so it starts without the dynamic loader's work and runs in an empty image that has
+# /proc. Benchmarks measure it; StaticExecutableTests run it in an empty root.
+release_build=(swift build -c release -Xswiftc -static-executable --scratch-path .build-static)

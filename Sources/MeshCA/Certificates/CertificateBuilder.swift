@@ -2,6 +2,9 @@ import Crypto
 import Foundation
 import X509
 
+#if os(Linux)
+import CGlibc
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -106,18 +109,13 @@ private func fillRandom(_ bytes: inout [UInt8]) {
     #if canImport(Darwin)
     bytes.withUnsafeMutableBytes { arc4random_buf($0.baseAddress, $0.count) }
     #else
-    #if canImport(Glibc)
-    if let getrandom, bytes.withUnsafeMutableBytes({ getrandom($0.baseAddress, $0.count, 0) }) == bytes.count { return }
+    #if os(Linux)
+    if bytes.withUnsafeMutableBytes({ getrandom($0.baseAddress, $0.count, 0) }) == bytes.count { return }
     #endif
     var generator = SystemRandomNumberGenerator()
     for index in bytes.indices { bytes[index] = generator.next() }
     #endif
 }
-
-#if canImport(Glibc)
-/// glibc's getrandom(3) (sys/random.h, which Swift's Glibc module leaves out).
-private let getrandom = systemFunction("getrandom", as: (@convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int).self)
-#endif
 
 extension Certificate.SerialNumber {
     /// Upper-case hex with an even number of digits, as OpenSSL writes serials in index.txt.

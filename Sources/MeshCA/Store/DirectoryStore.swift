@@ -116,14 +116,19 @@ public struct DirectoryStore: PKIStore {
         guard var keyPEM = try readIfPresent(path(keyPath)) else {
             throw MeshCAError.store("the \(label) private key \(path(keyPath)) is missing: restore it from backup")
         }
-        if EncryptedKeyPEM.isEncrypted(keyPEM) {
+        if EncryptedPrivateKey.isEncrypted(keyPEM) {
             guard let passphrase else {
                 throw MeshCAError.invalidInput(
                     "\(path(keyPath)) is encrypted: give --passphrase-file FILE or --passphrase-env VAR (or run on a terminal to be asked)")
             }
-            guard let plain = try EncryptedKeyPEM.decrypt(keyPEM, passphrase: try passphrase.value()) else {
-                throw MeshCAError.invalidInput("wrong passphrase for \(path(keyPath))")
+            let secret = try passphrase.value()
+            let plain: String?
+            do {
+                plain = try EncryptedPrivateKey.decrypt(keyPEM, passphrase: secret)
+            } catch MeshCAError.invalidInput(let reason) {
+                throw MeshCAError.invalidInput("\(path(keyPath)): \(reason)")
             }
+            guard let plain else { throw MeshCAError.invalidInput("wrong passphrase for \(path(keyPath))") }
             keyPEM = plain
         }
         let key: Certificate.PrivateKey
@@ -158,7 +163,7 @@ public struct DirectoryStore: PKIStore {
     private func authorityKeyPEM(_ key: Certificate.PrivateKey) throws -> String {
         guard encryptsAuthorityKeys else { return try key.pkcs8PEM() }
         guard let passphrase else { throw MeshCAError.invalidInput("encrypting the CA key needs a passphrase") }
-        return try EncryptedKeyPEM.encrypt(try key.pkcs8PEM(), passphrase: try passphrase.value())
+        return try EncryptedPrivateKey.encrypt(try key.pkcs8PEM(), passphrase: try passphrase.value())
     }
 
     // MARK: Issued certificates

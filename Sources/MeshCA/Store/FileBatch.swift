@@ -1,5 +1,8 @@
 import Foundation
 
+#if os(Linux)
+import CGlibc
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -146,17 +149,16 @@ struct FileBatch {
     }
 
     /// Makes the files, the unnamed ones and the directories durable: one `syncfs` of the file system holding
-    /// `anchor` (a directory), or where that is missing an `fsync` of each.
+    /// `anchor` (a directory) on Linux, elsewhere an `fsync` of each.
     private static func sync(
         on anchor: String, files: [String], unnamed: [UnnamedFile], directories: Set<String>, naming path: String
     ) throws {
-        if let syncfs = Self.syncfs {
-            let fd = open(anchor.isEmpty ? "." : anchor, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { throw MeshCAError.io("cannot open \(anchor): \(errnoDescription())") }
-            defer { close(fd) }
-            guard syncfs(fd) == 0 else { throw MeshCAError.io("cannot sync \(path): \(errnoDescription())") }
-            return
-        }
+        #if os(Linux)
+        let fd = open(anchor.isEmpty ? "." : anchor, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw MeshCAError.io("cannot open \(anchor): \(errnoDescription())") }
+        defer { close(fd) }
+        guard syncfs(fd) == 0 else { throw MeshCAError.io("cannot sync \(path): \(errnoDescription())") }
+        #else
         let synced = files.allSatisfy { file in
             let fd = open(file, O_RDONLY | O_CLOEXEC)
             defer { close(fd) }
@@ -164,6 +166,7 @@ struct FileBatch {
         } && unnamed.allSatisfy { fsync($0.descriptor) == 0 }
         guard synced else { throw MeshCAError.io("cannot sync \(path): \(errnoDescription())") }
         for directory in directories { syncDirectory(directory) }
+        #endif
     }
 
     private static func syncDirectory(_ directory: String) {
@@ -173,9 +176,6 @@ struct FileBatch {
             close(fd)
         }
     }
-
-    /// Linux's `syncfs(2)` is not imported into Swift; look it up once (nil elsewhere: fsync each file).
-    private static let syncfs = systemFunction("syncfs", as: (@convention(c) (Int32) -> Int32).self)
 
     /// Removes temporaries that were not committed (after an error); unnamed files vanish by themselves.
     func discard() {
@@ -211,20 +211,22 @@ struct FileBatch {
     /// batch cannot fail for space after the batch's files are in place. Throws (disk full) before anything
     /// is written; a file system without `fallocate` is simply not reserved on.
     static func reserveAppend(_ path: String, count: Int) throws {
+        #if os(Linux)
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
         let length = lseek(fd, 0, SEEK_END)
-        guard length >= 0, let fallocate = Self.fallocate, fallocate(fd, keepSize, length, off_t(count)) != 0 else { return }
+        guard length >= 0, fallocate(fd, keepSize, length, off_t(count)) != 0 else { return }
         if errno == ENOSPC || errno == EDQUOT {
             throw MeshCAError.io("cannot write \(path): \(errnoDescription())")
         }
+        #endif
     }
 
+    #if os(Linux)
     /// `FALLOC_FL_KEEP_SIZE` from linux/falloc.h.
     private static let keepSize: Int32 = 0x01
-    /// Linux's `fallocate(2)` is a GNU extension Swift does not import; nil elsewhere.
-    private static let fallocate = systemFunction("fallocate", as: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32).self)
+    #endif
 
     /// Stages, commits and cleans up in one go.
     static func perform(_ body: (inout FileBatch) throws -> Void) throws {

@@ -38,13 +38,18 @@ final class BackgroundProcess {
     }
 
     /// SIGKILL by PID: children of the test runner inherit a signal mask that blocks SIGTERM. Its own direct
-    /// children go first (a wrapper such as `faketime` forks the real server).
+    /// children go first, and a wrapper that forked the real server gets a moment to notice and clean up:
+    /// `faketime` killed outright leaks /dev/shm/faketime_sem_PID, which makes the next wrapper that gets the
+    /// same PID (pid_max is 32768 here) fail to start with "sem_open: File exists".
     func stop() {
         if process.isRunning {
             let pid = process.processIdentifier
             let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-            for child in children.split(separator: " ").compactMap({ pid_t($0) }) { kill(child, SIGKILL) }
-            kill(pid, SIGKILL)
+            let childPIDs = children.split(separator: " ").compactMap { pid_t($0) }
+            for child in childPIDs { kill(child, SIGKILL) }
+            let deadline = Date() + (childPIDs.isEmpty ? 0 : 5)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            if process.isRunning { kill(pid, SIGKILL) }
         }
         process.waitUntilExit()
     }

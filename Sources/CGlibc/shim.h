@@ -1,0 +1,15 @@
+// glibc functions Swift's Glibc module leaves out: malloc.h (mallinfo2, malloc_trim) and three GNU extensions.
+// Declared and linked directly: looking them up with dlsym finds nothing in a fully static executable, where
+// the code fell back to slower paths without a word.
+#ifndef MESHCA_CGLIBC_SHIM_H
+#define MESHCA_CGLIBC_SHIM_H
+#ifdef __linux__
+#include <sys/types.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+int syncfs(int fd);
+int fallocate(int fd, int mode, off_t offset, off_t length);
+ssize_t getrandom(void *buffer, size_t length, unsigned int flags);
+#endif
+#endif
