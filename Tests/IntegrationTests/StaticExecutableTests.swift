@@ -40,4 +40,28 @@ import Testing
         #expect(result.stdout.contains("enrolled cert-chain.pem key.pem root-cert.pem\n"), "\(result.output)")
         #expect(facts["scrape_status"] == "200" && facts["scrape_body_matches"] == "True", "\(result.output)")
     }
+
+    /// The release link packs the functions the binaries run (scripts/lib/text-order.txt, hottest first) instead
+    /// of scattering them over the whole of .text, where fault-around kept 64 KiB resident around each one.
+    @Test(.timeLimit(.minutes(30))) func functionsTheSidecarRunsAreLaidOutTogether() throws {
+        let bin = try Self.buildShipped()
+        let listed = try String(contentsOf: Self.packageRoot.appendingPathComponent("scripts/lib/text-order.txt"),
+                                encoding: .utf8).split(separator: "\n").prefix(3000).map(String.init)
+        let nm = try Command.run("nm", ["--defined-only", "\(bin)/scrape-sidecar"])
+        #expect(nm.status == 0, "\(nm.stderr)")
+        var address: [String: UInt64] = [:]
+        var code: [UInt64] = []
+        for line in nm.stdout.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, "tTwW".contains(fields[1]), let value = UInt64(fields[0], radix: 16) else { continue }
+            address[String(fields[2])] = value
+            code.append(value)
+        }
+        let hot = listed.compactMap { address[$0] }.sorted()
+        #expect(hot.count > listed.count * 9 / 10, "most listed functions are in the binary: \(hot.count) of \(listed.count)")
+        let everything = try #require(code.max()) - (try #require(code.min()))
+        let stretch = hot[hot.count * 95 / 100] - hot[hot.count * 5 / 100]
+        #expect(stretch * 3 < everything,
+                "the hottest functions span \(stretch / 1024) KiB of \(everything / 1024) KiB of code")
+    }
 }
