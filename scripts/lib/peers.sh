@@ -25,6 +25,21 @@ require_pip() {
   python3 -m pip install -q --disable-pip-version-check "${missing[@]}"
 }
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_port PORT: until 127.0.0.1:PORT accepts (10 s), else show the logs in the current directory and fail.
+wait_port() {
+  for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+  echo "port $1 never opened:"; cat ./*.err ./*.log 2>/dev/null | tail -5; exit 1
+}
+
+# wait_for FILE REGEX [SECONDS]: until a line of FILE matches (default 10 s), else show FILE and fail.
+wait_for() {
+  for _ in $(seq $(( ${3:-10} * 20 ))); do grep -qE "$2" "$1" && return 0; sleep 0.05; done
+  echo "timed out waiting for /$2/ in $1:"; cat "$1"; exit 1
+}
+
 # The build we ship on Linux: release, each product one fully static executable (the Swift runtime, glibc and
 # libstdc++ linked in), so it starts without the dynamic loader's work and runs in an empty image that has
 # /proc. Linked by lld with every function of ours in its own section, in the order of text-order.txt (made by

@@ -135,7 +135,11 @@ def main():
     processes = []
     try:
         run("/bin/certtool", "init", "--pki", "/pki", "--encrypt-key", "--passphrase-file", "/pass")
-        print("encrypted_ca_key " + str(open(os.path.join(root, "pki/private/ca.key")).read().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")))
+        # Encrypted: openssl opens the key with the passphrase and refuses a wrong one (a plain key opens with any).
+        def opens(passin):
+            return subprocess.run(["openssl", "pkey", "-noout", "-in", os.path.join(root, "pki/private/ca.key"),
+                                   "-passin", passin], capture_output=True).returncode == 0
+        print("encrypted_ca_key " + str(opens("file:" + os.path.join(root, "pass")) and not opens("pass:not-the-passphrase")))
         token = run("/bin/certtool", "token", "--pki", "/pki", "--passphrase-file", "/pass",
                     "--server", "--san", "DNS:app.example.internal", "--ttl", "1h").strip()
         with open(os.open(os.path.join(root, "token"), os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
