@@ -21,7 +21,7 @@ public struct PeerIdentity: Sendable, Equatable {
     /// `der` is the certificate's encoding, when the caller has it (re-serializing is not free).
     init(certificate: Certificate, der: [UInt8]) {
         subjectAltNames = certificate.subjectAltNames
-        subject = certificate.subject.description
+        subject = certificate.subject.rfc4514
         sha256 = Array(SHA256.hash(data: der)).hexEncoded(uppercase: false)
     }
 

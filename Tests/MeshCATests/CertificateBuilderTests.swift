@@ -89,6 +89,36 @@ import X509
         #expect(leaf.extensions.first { $0.oid == .X509ExtensionID.subjectAlternativeName }?.critical == true)
     }
 
+    /// MeshCA builds and prints names itself (see DistinguishedName+MeshCA.swift): the bytes and the text must
+    /// be what swift-certificates' builder and `description` give.
+    @Test func distinguishedNamesMatchSwiftCertificates() throws {
+        for name in ["web", "ops@example.internal", "a,b+c=\"d\"", "Zoë 😀", ""] {
+            #expect(DistinguishedName(commonName: name) == (try DistinguishedName { CommonName(name) }))
+        }
+        let rich = try DistinguishedName {
+            CountryName("DE")
+            OrganizationName("Example, Inc.")
+            OrganizationalUnitName("SRE")
+            CommonName("web+1")
+        }
+        let multiValued = DistinguishedName([
+            RelativeDistinguishedName([
+                .init(type: .RDNAttributeType.commonName, utf8String: "a"),
+                .init(type: .RDNAttributeType.organizationalUnitName, utf8String: "b"),
+            ]),
+            RelativeDistinguishedName(try .init(type: .RDNAttributeType.countryName, printableString: "US")),
+        ])
+        for dn in [rich, multiValued, DistinguishedName(), DistinguishedName(commonName: "web")] {
+            #expect(dn.rfc4514 == dn.description)
+        }
+        #expect(rich.rfc4514.hasPrefix("CN=web"))
+    }
+
+    @Test func profilesPrintTheirName() {
+        for profile in Profile.allCases { #expect(String(describing: profile) == profile.rawValue) }
+        #expect("\(Profile.both)" == "both")
+    }
+
     @Test func keyFromAnotherCertificateIsRefused() throws {
         let ca = try authority(.ecdsaP256)
         #expect(throws: MeshCAError.self) {

@@ -17,6 +17,8 @@ import Testing
         ("URI:https://example.internal/x?y=1", "URI:https://example.internal/x?y=1"),
         ("ops@example.internal", "email:ops@example.internal"),
         ("email:ops@example.internal", "email:ops@example.internal"),
+        ("  DNS:web.example.internal\t", "DNS:web.example.internal"),
+        ("\u{00A0}10.0.0.7 \n", "IP:10.0.0.7"),
     ])
     func parsesAndTypes(spec: String, expected: String) throws {
         #expect(try SubjectAltName(parsing: spec).description == expected)
@@ -29,7 +31,7 @@ import Testing
         "DNS:" + String(repeating: "a", count: 64) + ".example", "DNS:" + String(repeating: "abcdefghi.", count: 26) + "com",
         "URI:not a uri", "URI:noscheme", "URI:1http://x", "URI:mailto:x@example.com", "URI:http://exa\u{0}mple",
         "email:nobody", "email:@example.com", "email:a@b@example.com", "email:a@-bad.example", "FOO:bar",
-        "DNS:nul\u{0}byte.example",
+        "DNS:nul\u{0}byte.example", " ", "\t\n", "DNS: web.example.internal", "DNS:web .example.internal",
     ])
     func refuses(spec: String) {
         #expect(throws: MeshCAError.self) { try SubjectAltName(parsing: spec) }

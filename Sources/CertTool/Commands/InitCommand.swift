@@ -6,7 +6,7 @@ struct InitCommand: ParsableCommand {
         commandName: "init", abstract: "Create the CA: a root key and certificate, optionally an intermediate.")
 
     @OptionGroup var pki: PKIOptions
-    @OptionGroup var output: OutputOptions
+    @Flag(help: .json) var json = false
 
     @Option(help: "Common name of the root CA.")
     var name = "MeshCA Root CA"
@@ -33,7 +33,7 @@ struct InitCommand: ParsableCommand {
         let store = encryptKey ? pki.store(encryptingNewCA: true) : pki.store
         let material = try CertificateAuthority(store: store).initialize(setup)
         let created = [material.root.certificate] + material.chain
-        if output.json {
+        if json {
             try Output.json(created.map(CertificateSummary.init))
             return
         }

@@ -8,7 +8,7 @@ struct IssueCommand: ParsableCommand {
         discussion: "Writes PKI/issued/NAME.crt (leaf, then any intermediate) and PKI/private/NAME.key (PKCS#8, 0600).")
 
     @OptionGroup var pki: PKIOptions
-    @OptionGroup var output: OutputOptions
+    @Flag(help: .json) var json = false
 
     @Argument(help: "Certificate name: file name under issued/ and private/, and the subject common name.")
     var name: String
@@ -33,7 +33,7 @@ struct IssueCommand: ParsableCommand {
             validity: try ValidityPeriod(parsing: validity), force: force)
         let issued = try pki.authority.issue(
             request, keyType: try KeyType(parsing: keyType), createAuthority: CertificateAuthority.Setup())
-        try report(issued, pki: pki, json: output.json)
+        try report(issued, pki: pki, json: json)
     }
 }
 

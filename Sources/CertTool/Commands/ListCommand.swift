@@ -6,11 +6,11 @@ struct ListCommand: ParsableCommand {
         commandName: "list", abstract: "List every certificate the CA issued, with its status.")
 
     @OptionGroup var pki: PKIOptions
-    @OptionGroup var output: OutputOptions
+    @Flag(help: .json) var json = false
 
     func run() throws {
         let entries = try pki.authority.listing()
-        if output.json {
+        if json {
             try Output.json(entries)
             return
         }

@@ -6,7 +6,7 @@ struct ShowCommand: ParsableCommand {
         commandName: "show", abstract: "Print a certificate in human-readable form.")
 
     @OptionGroup var pki: PKIOptions
-    @OptionGroup var output: OutputOptions
+    @Flag(help: .json) var json = false
 
     @Argument(help: "Certificate name in the pki, or a certificate file (PEM or DER).")
     var target: String
@@ -14,7 +14,7 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         let (_, chain) = try loadCertificateChain(target, pki: pki)
         let summary = CertificateSummary(chain[0])
-        if output.json {
+        if json {
             try Output.json(summary)
             return
         }

@@ -6,7 +6,7 @@ struct SignCommand: ParsableCommand {
         commandName: "sign", abstract: "Sign a PKCS#10 certificate request (PEM or DER) after verifying its signature.")
 
     @OptionGroup var pki: PKIOptions
-    @OptionGroup var output: OutputOptions
+    @Flag(help: .json) var json = false
 
     @Argument(help: "The certificate request file.")
     var request: String
@@ -31,6 +31,6 @@ struct SignCommand: ParsableCommand {
             validity: try ValidityPeriod(parsing: validity), force: force)
         let csr = try CertificateRequestFile.parse(try readInputFile(request, what: "certificate request"), source: request)
         let issued = try pki.authority.sign(csr, name: name, overriding: overrides)
-        try report(issued, pki: pki, json: output.json)
+        try report(issued, pki: pki, json: json)
     }
 }

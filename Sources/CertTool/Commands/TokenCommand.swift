@@ -12,7 +12,7 @@ struct TokenCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var pki: PKIOptions
-    @OptionGroup var output: OutputOptions
+    @Flag(help: .json) var json = false
 
     @Option(name: .customLong("san"), help: "DNS:name, IP:addr, URI:uri or email:addr the certificate may carry (repeatable).")
     var sans: [String] = []
@@ -34,7 +34,7 @@ struct TokenCommand: AsyncParsableCommand {
         let provisioner = try pki.authority.provisioner(create: true)
         let now = Date()
         let token = try await provisioner.token(for: grant, ttl: ttl.seconds, now: now)
-        if output.json {
+        if json {
             try Output.json(TokenReport(
                 token: token, expires: now + ttl.seconds, sans: grant.subjectAltNames.map(\.description),
                 profile: grant.profile.rawValue, name: grant.certificateName))

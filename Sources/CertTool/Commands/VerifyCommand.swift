@@ -43,7 +43,7 @@ struct VerifyCommand: AsyncParsableCommand {
             time: time)
         do {
             let validated = try await verification.verify(chain[0])
-            let path = validated.map { $0.subject.commonName ?? $0.subject.description }.joined(separator: " → ")
+            let path = validated.map { $0.subject.commonName ?? $0.subject.rfc4514 }.joined(separator: " → ")
             print("\(label): OK (\(path); valid until \(Output.date(chain[0].notValidAfter)))")
         } catch let error as MeshCAError {
             print("\(label): FAILED: \(error)")

@@ -86,7 +86,7 @@ extension CertificateAuthority {
             name: grant.certificateName, subjectAltNames: requested, profile: grant.profile, validity: validity, force: true)
         try Self.validate(name: request.name)
         return try makeJob(
-            publicKey: csr.publicKey, subject: try Self.subject(request.name), request: request,
+            publicKey: csr.publicKey, subject: DistinguishedName(commonName: request.name), request: request,
             authorization: .token(id: token.id, expiresAt: token.expiresAt), now: now)
     }
 
@@ -211,10 +211,6 @@ extension CertificateAuthority {
         } catch let error as MeshCAError {
             throw EnrollmentRefusal(.badRequest, error.description)
         }
-    }
-
-    private static func subject(_ name: String) throws -> DistinguishedName {
-        try DistinguishedName { CommonName(name) }
     }
 
     /// A CSR cannot name a profile, but it can ask for extended key usages: each must be in `allowed`.

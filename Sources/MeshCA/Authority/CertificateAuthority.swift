@@ -112,7 +112,7 @@ public struct CertificateAuthority: Sendable {
             guard let material = existing ?? created else { throw noAuthority }
             try checkNameFree(request)
             let leaf = try CertificateBuilder.leaf(
-                subject: try DistinguishedName { CommonName(request.name) }, publicKey: key.publicKey,
+                subject: DistinguishedName(commonName: request.name), publicKey: key.publicKey,
                 subjectAltNames: request.subjectAltNames, profile: request.profile, validity: request.validity,
                 issuer: material.signer)
             return try record(leaf, name: request.name, material: material, keyPEM: try key.pkcs8PEM(), created: created)
@@ -282,17 +282,5 @@ extension String {
             index = next
         }
         return bytes
-    }
-}
-
-extension DistinguishedName {
-    /// The first common name, if any.
-    public var commonName: String? {
-        for rdn in self {
-            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
-                return attribute.value.description
-            }
-        }
-        return nil
     }
 }

@@ -14,6 +14,10 @@ import Darwin
 /// Builds certificates that follow the RFC 5280 profile in DESIGN.md §3: v3, random positive serials,
 /// SKI everywhere, AKI on everything not self-signed, critical basicConstraints and keyUsage, SAN on every leaf,
 /// notBefore back-dated, notAfter clamped to the issuer's.
+///
+/// Extensions are made one by one on their concrete types, not with swift-certificates' `Extensions { … }`
+/// builder or as `any CertificateExtensionConvertible`: both need run-time conformance lookups, each a scan of
+/// every conformance in the binary on a process's first certificate (see DistinguishedName+MeshCA.swift).
 public enum CertificateBuilder {
     /// How far notBefore is back-dated to absorb clock skew between the CA and relying parties.
     public static let backdate: TimeInterval = 5 * 60
@@ -22,12 +26,12 @@ public enum CertificateBuilder {
     public static func root(
         commonName: String, key: Certificate.PrivateKey, validity: ValidityPeriod, now: Date = Date()
     ) throws -> Certificate {
-        let subject = try DistinguishedName { CommonName(commonName) }
-        let extensions = try Certificate.Extensions {
-            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
-            Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-            SubjectKeyIdentifier(hash: key.publicKey)
-        }
+        let subject = DistinguishedName(commonName: commonName)
+        let extensions = try Certificate.Extensions([
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil)).makeCertificateExtension(),
+            Critical(KeyUsage(keyCertSign: true, cRLSign: true)).makeCertificateExtension(),
+            SubjectKeyIdentifier(hash: key.publicKey).makeCertificateExtension(),
+        ])
         return try Certificate(
             version: .v3, serialNumber: randomSerial(), publicKey: key.publicKey,
             notValidBefore: now - backdate, notValidAfter: now + validity.seconds,
@@ -40,14 +44,14 @@ public enum CertificateBuilder {
         commonName: String, publicKey: Certificate.PublicKey, validity: ValidityPeriod,
         issuer: SigningIdentity, now: Date = Date()
     ) throws -> Certificate {
-        let extensions = try Certificate.Extensions {
-            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-            Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-            SubjectKeyIdentifier(hash: publicKey)
-            AuthorityKeyIdentifier(keyIdentifier: issuer.keyIdentifier)
-        }
+        let extensions = try Certificate.Extensions([
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0)).makeCertificateExtension(),
+            Critical(KeyUsage(keyCertSign: true, cRLSign: true)).makeCertificateExtension(),
+            SubjectKeyIdentifier(hash: publicKey).makeCertificateExtension(),
+            AuthorityKeyIdentifier(keyIdentifier: issuer.keyIdentifier).makeCertificateExtension(),
+        ])
         return try sign(
-            subject: try DistinguishedName { CommonName(commonName) }, publicKey: publicKey,
+            subject: DistinguishedName(commonName: commonName), publicKey: publicKey,
             validity: validity, extensions: extensions, issuer: issuer, now: now)
     }
 
@@ -63,15 +67,15 @@ public enum CertificateBuilder {
         let keyUsage = publicKey.isRSA
             ? KeyUsage(digitalSignature: true, keyEncipherment: true) : KeyUsage(digitalSignature: true)
         let sans = SubjectAlternativeNames(subjectAltNames.map(\.generalName))
-        let extensions = try Certificate.Extensions {
-            Critical(BasicConstraints.notCertificateAuthority)
-            Critical(keyUsage)
-            try ExtendedKeyUsage(profile.extendedKeyUsage)
-            SubjectKeyIdentifier(hash: publicKey)
-            AuthorityKeyIdentifier(keyIdentifier: issuer.keyIdentifier)
+        let extensions = try Certificate.Extensions([
+            Critical(BasicConstraints.notCertificateAuthority).makeCertificateExtension(),
+            Critical(keyUsage).makeCertificateExtension(),
+            ExtendedKeyUsage(profile.extendedKeyUsage).makeCertificateExtension(),
+            SubjectKeyIdentifier(hash: publicKey).makeCertificateExtension(),
+            AuthorityKeyIdentifier(keyIdentifier: issuer.keyIdentifier).makeCertificateExtension(),
             // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
-            if subject.isEmpty { Critical(sans) } else { sans }
-        }
+            subject.isEmpty ? Critical(sans).makeCertificateExtension() : sans.makeCertificateExtension(),
+        ])
         return try sign(
             subject: subject, publicKey: publicKey, validity: validity, extensions: extensions,
             issuer: issuer, now: now)

@@ -19,8 +19,8 @@ public struct CertificateSummary: Codable, Sendable, Equatable {
     public var sha256Fingerprint: String
 
     public init(_ certificate: Certificate) {
-        subject = certificate.subject.description
-        issuer = certificate.issuer.description
+        subject = certificate.subject.rfc4514
+        issuer = certificate.issuer.rfc4514
         serial = certificate.serialNumber.hexString
         notBefore = certificate.notValidBefore
         notAfter = certificate.notValidAfter

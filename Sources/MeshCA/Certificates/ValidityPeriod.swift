@@ -13,15 +13,26 @@ public struct ValidityPeriod: Hashable, Sendable, CustomStringConvertible {
             self.seconds = 0
             return
         }
-        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000]
         let fail = MeshCAError.invalidInput(
             "invalid validity '\(text)': use a \(allowingZero ? "whole" : "positive") number with a unit s, m, h, d, w or y (e.g. 90d, 10y, 24h)")
-        guard let unit = text.last, let multiplier = units[unit],
+        guard let unit = text.last, let multiplier = Self.unitSeconds(unit),
             let count = Int(text.dropLast()), count > 0 || (allowingZero && count == 0), count <= 100 * 365 * 24 * 60
         else { throw fail }
         let seconds = TimeInterval(count) * multiplier
         guard seconds <= 100 * 31_536_000 else { throw fail }
         self.seconds = seconds
+    }
+
+    private static func unitSeconds(_ unit: Character) -> TimeInterval? {
+        switch unit {
+        case "s": return 1
+        case "m": return 60
+        case "h": return 3600
+        case "d": return 86_400
+        case "w": return 604_800
+        case "y": return 31_536_000
+        default: return nil
+        }
     }
 
     public var description: String {

@@ -17,7 +17,7 @@ public enum EnrollmentCSR {
             try ExtendedKeyUsage(profile.extendedKeyUsage)
         }
         return try CertificateSigningRequest(
-            version: .v1, subject: try DistinguishedName { CommonName(commonName) }, privateKey: key,
+            version: .v1, subject: DistinguishedName(commonName: commonName), privateKey: key,
             attributes: try CertificateSigningRequest.Attributes([.init(ExtensionRequest(extensions: extensions))]),
             signatureAlgorithm: key.preferredSignatureAlgorithm)
     }

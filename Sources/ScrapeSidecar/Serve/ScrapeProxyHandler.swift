@@ -385,7 +385,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
             {
                 nginxHeaders = [("x-ssl-client-verify", "FAILED:certificate not verified")]
                 if let certificate = try? Certificate(derEncoded: presented.toDERBytes()) {
-                    nginxHeaders?.append(("x-ssl-client-s-dn", certificate.subject.description))
+                    nginxHeaders?.append(("x-ssl-client-s-dn", certificate.subject.rfc4514))
                 }
             } else {
                 nginxHeaders = [("x-ssl-client-verify", "NONE")]
