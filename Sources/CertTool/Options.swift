@@ -47,7 +47,7 @@ struct PKIOptions: ParsableArguments {
 
 extension ArgumentHelp {
     /// `--json`, declared by each command that prints data rather than in a shared `OptionGroup`: every option
-    /// group costs ArgumentParser three run-time conformance scans of the whole binary at start (≈ 0.2 ms).
+    /// group costs ArgumentParser three run-time conformance scans of the whole binary at start.
     static let json: ArgumentHelp = "Print machine-readable JSON."
 }
 

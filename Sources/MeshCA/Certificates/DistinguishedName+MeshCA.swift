@@ -3,7 +3,8 @@ import X509
 
 // Built and formatted here rather than with swift-certificates' result builder and `description`: those are
 // generic code the compiler cannot specialize across modules, and each first use costs the Swift runtime a
-// scan of every protocol conformance in the binary (≈ 60 µs apiece), a visible share of a `certtool issue` run.
+// scan of every protocol conformance in the binary, a visible share of a `certtool issue` run
+// (docs/benchmarks.md, session 12).
 extension DistinguishedName {
     /// `CN=commonName`, the only subject MeshCA issues (UTF8String, as `CommonName` encodes it).
     public init(commonName: String) {

@@ -12,10 +12,10 @@ public enum EnrollmentCSR {
         case .dns(let value), .email(let value), .uri(let value): commonName = String(value.prefix(64))
         case .ip(let address): commonName = address.description
         }
-        let extensions = try Certificate.Extensions {
-            SubjectAlternativeNames(subjectAltNames.map(\.generalName))
-            try ExtendedKeyUsage(profile.extendedKeyUsage)
-        }
+        let extensions = try Certificate.Extensions([  // not the result builder: see CertificateBuilder
+            SubjectAlternativeNames(subjectAltNames.map(\.generalName)).makeCertificateExtension(),
+            ExtendedKeyUsage(profile.extendedKeyUsage).makeCertificateExtension(),
+        ])
         return try CertificateSigningRequest(
             version: .v1, subject: DistinguishedName(commonName: commonName), privateKey: key,
             attributes: try CertificateSigningRequest.Attributes([.init(ExtensionRequest(extensions: extensions))]),
