@@ -29,6 +29,7 @@ let package = Package(
             name: "MeshCA",
             dependencies: [
                 "CGlibc",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -68,6 +69,15 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // The sidecar's YAML files. Yams imports all of Foundation (ICU, CoreFoundation); keeping it out of
+        // MeshTLS keeps it out of certtool, whose modules need only FoundationEssentials.
+        .target(
+            name: "SidecarConfig",
+            dependencies: [
+                "MeshCA", "MeshTLS",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -88,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "ScrapeSidecar",
             dependencies: [
-                "MeshTLS", "CommandLineSupport",
+                "MeshTLS", "SidecarConfig", "CommandLineSupport",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -107,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "MeshCAFuzz",
             dependencies: [
-                "MeshCA", "MeshTLS",
+                "MeshCA", "MeshTLS", "SidecarConfig",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

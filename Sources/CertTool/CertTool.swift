@@ -1,6 +1,10 @@
 import ArgumentParser
 import CommandLineSupport
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshCA
 
 struct CertTool: AsyncParsableCommand {

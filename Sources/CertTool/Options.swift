@@ -1,5 +1,16 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MeshCA
 import X509
 
@@ -14,7 +25,7 @@ struct PKIOptions: ParsableArguments {
     @Option(name: .customLong("passphrase-env"), help: "Environment variable holding the CA key's passphrase.")
     var passphraseEnv: String?
 
-    var directory: String { pki ?? ProcessInfo.processInfo.environment["CERTTOOL_PKI"] ?? "pki" }
+    var directory: String { pki ?? environmentVariable("CERTTOOL_PKI") ?? "pki" }
     var store: DirectoryStore { store() }
     var authority: CertificateAuthority { CertificateAuthority(store: store) }
 
@@ -72,8 +83,8 @@ func readInputFile(_ path: String, what: String) throws -> [UInt8] {
 
 /// Resolves `NAME|FILE`: an existing file wins, otherwise the certificate issued under that name.
 func loadCertificateChain(_ nameOrFile: String, pki: PKIOptions) throws -> (label: String, chain: [Certificate]) {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: nameOrFile, isDirectory: &isDirectory), !isDirectory.boolValue {
+    var isDirectory = false
+    if FileManager.default.fileExists(atPath: nameOrFile, isDirectory: &isDirectory), !isDirectory {
         return (nameOrFile, try PEMFiles.certificates(bytes: try readInputFile(nameOrFile, what: "certificate"), source: nameOrFile))
     }
     guard let chain = try pki.store.issuedChain(named: nameOrFile) else {

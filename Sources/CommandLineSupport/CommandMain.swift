@@ -1,6 +1,17 @@
 import ArgumentParser
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MeshCA
 
 /// The entry point both executables share: ArgumentParser exits 64 on usage errors and prints the whole help;
@@ -10,23 +21,31 @@ public enum CommandMain {
     /// and runs a synchronous command right there, so one-shot commands start no concurrency threads. An
     /// async command runs in a task while this thread parks on a semaphore (not `dispatchMain()`, which clears
     /// the signal mask on Linux). Never returns: the process exits with the command's status.
+    ///
+    /// A subcommand named first is parsed as a root of its own: ArgumentParser then skips the two extra parsers
+    /// it builds to look for `--generate-completion-script` (a third of a one-shot command's start-up, mostly
+    /// run-time conformance scans). Subcommands set `_superCommandName` to the tool's name, so that their usage
+    /// and help read as they do when reached through the root; completion scripts stay on the root command.
     public static func main<Root: ParsableCommand>(_ root: Root.Type, name: String) -> Never {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let subcommand = arguments.first.flatMap { first in root.configuration.subcommands.first { $0._commandName == first } }
+        let parser: ParsableCommand.Type = subcommand ?? root
         let command: ParsableCommand
         do {
-            command = try root.parseAsRoot()
+            command = try subcommand?.parseAsRoot(Array(arguments.dropFirst())) ?? root.parseAsRoot(arguments)
         } catch {
-            fail(root, name, error)
+            fail(parser, name, error)
         }
         guard let asyncCommand = command as? AsyncParsableCommand else {
             var command = command
-            do { try command.run() } catch { fail(root, name, error) }
-            Foundation.exit(0)
+            do { try command.run() } catch { fail(parser, name, error) }
+            exit(0)
         }
         let task = UncheckedCommand(command: asyncCommand)
         Task.detached {
             var command = task.command
-            do { try await command.run() } catch { fail(root, name, error) }
-            Foundation.exit(0)
+            do { try await command.run() } catch { fail(parser, name, error) }
+            exit(0)
         }
         DispatchSemaphore(value: 0).wait()
         fatalError("unreachable: the command's task exits the process")
@@ -37,24 +56,24 @@ public enum CommandMain {
         let command: AsyncParsableCommand
     }
 
-    private static func fail<Root: ParsableCommand>(_ root: Root.Type, _ name: String, _ error: any Error) -> Never {
+    private static func fail(_ root: ParsableCommand.Type, _ name: String, _ error: any Error) -> Never {
         switch error {
         case let error as MeshCAError:
             fail(name, error.description, status: error.exitStatus)
         case let code as ExitCode:
-            Foundation.exit(code.rawValue)
+            exit(code.rawValue)
         default:
             if root.exitCode(for: error) == .success {
                 print(root.fullMessage(for: error))
-                Foundation.exit(0)
+                exit(0)
             }
             let message = root.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            fail(name, message.replacingOccurrences(of: "Error: ", with: ""), status: 2)
+            fail(name, message.replacing("Error: ", with: ""), status: 2)
         }
     }
 
     public static func fail(_ name: String, _ message: String, status: Int32) -> Never {
-        FileHandle.standardError.write(Data("\(name): error: \(message)\n".utf8))
-        Foundation.exit(status)
+        JSONLogHandler.standardError(Array("\(name): error: \(message)\n".utf8))
+        exit(status)
     }
 }

@@ -1,5 +1,16 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import MeshCA
 import NIOConcurrencyHelpers
@@ -63,21 +74,21 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields: [String: Any] = [:]
+        var fields: [String: JSONValue] = [:]
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let explicit = event.metadata { merged.merge(explicit) { $1 } }
         for (key, value) in merged {
             fields[Self.reserved.contains(key) ? "meta.\(key)" : key] = Self.json(value)
         }
-        fields["time"] = Date().formatted(Self.timeFormat)
-        fields["level"] = event.level.rawValue
-        fields["logger"] = label
-        fields["msg"] = event.message.description
-        fields["source"] = event.source
-        if let error = event.error { fields["error"] = "\(error)" }
-        // Only strings, arrays and dictionaries of them go in, so serialization cannot fail.
-        guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        fields["time"] = .string(Date().formatted(Self.timeFormat))
+        fields["level"] = .string(event.level.rawValue)
+        fields["logger"] = .string(label)
+        fields["msg"] = .string(event.message.description)
+        fields["source"] = .string(event.source)
+        if let error = event.error { fields["error"] = .string("\(error)") }
+        // Only strings, arrays and dictionaries of them go in, so encoding cannot fail.
+        guard var line = try? Self.encoder.encode(fields) else { return }
         line.append(UInt8(ascii: "\n"))
         write([UInt8](line))
     }
@@ -85,12 +96,34 @@ public struct JSONLogHandler: LogHandler {
     private static let reserved: Set<String> = ["time", "level", "logger", "msg", "source", "error"]
     private static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
-    private static func json(_ value: Logger.Metadata.Value) -> Any {
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    private static func json(_ value: Logger.Metadata.Value) -> JSONValue {
         switch value {
-        case .string(let string): return string
-        case .stringConvertible(let convertible): return convertible.description
-        case .array(let values): return values.map(json)
-        case .dictionary(let dictionary): return dictionary.mapValues(json)
+        case .string(let string): return .string(string)
+        case .stringConvertible(let convertible): return .string(convertible.description)
+        case .array(let values): return .array(values.map(json))
+        case .dictionary(let dictionary): return .object(dictionary.mapValues(json))
+        }
+    }
+
+    /// A log field: swift-log metadata is strings, arrays and dictionaries of them.
+    private enum JSONValue: Encodable {
+        case string(String)
+        case array([JSONValue])
+        case object([String: JSONValue])
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .string(let string): try container.encode(string)
+            case .array(let values): try container.encode(values)
+            case .object(let fields): try container.encode(fields)
+            }
         }
     }
 
@@ -99,7 +132,7 @@ public struct JSONLogHandler: LogHandler {
         stderrLock.withLock {
             var offset = 0
             while offset < line.count {
-                let written = line[offset...].withUnsafeBytes { Foundation.write(2, $0.baseAddress, $0.count) }
+                let written = line[offset...].withUnsafeBytes { writeStandardError( $0.baseAddress, $0.count) }
                 if written < 0 && errno == EINTR { continue }
                 guard written > 0 else { return }
                 offset += written
@@ -109,3 +142,6 @@ public struct JSONLogHandler: LogHandler {
 
     private static let stderrLock = NIOLock()
 }
+
+/// `write(2)` on fd 2, outside `JSONLogHandler` whose `write` property would shadow it.
+private func writeStandardError(_ bytes: UnsafeRawPointer?, _ count: Int) -> Int { write(2, bytes, count) }

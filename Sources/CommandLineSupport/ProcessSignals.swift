@@ -1,4 +1,10 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOConcurrencyHelpers
 
 /// SIGTERM, SIGINT and SIGHUP, taken by `sigwait` on a thread of their own.
@@ -15,30 +21,39 @@ public enum ProcessSignals {
     private static let handlers = NIOLockedValueBox(Handlers())
 
     public static func install() {
+        var set = signals
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        #if canImport(Darwin)
+        var thread: pthread_t?
+        #else
+        var thread = pthread_t()
+        #endif
+        pthread_create(&thread, nil, { _ in ProcessSignals.waitForSignals() }, nil)
+    }
+
+    private static var signals: sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         for signalNumber in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, signalNumber) }
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        let blocked = set
-        let thread = Thread {
-            var waitSet = blocked
-            while true {
-                var received: Int32 = 0
-                guard sigwait(&waitSet, &received) == 0 else { continue }
-                let current = handlers.withLockedValue { $0 }
-                if received == SIGHUP {
-                    current.onHangup?()
-                } else if let onTerminate = current.onTerminate {
-                    handlers.withLockedValue { $0.onTerminate = nil }
-                    onTerminate()
-                } else {
-                    // Nothing to drain: behave like the default action.
-                    exit(128 + received)
-                }
+        return set
+    }
+
+    private static func waitForSignals() -> Never {
+        var waitSet = signals
+        while true {
+            var received: Int32 = 0
+            guard sigwait(&waitSet, &received) == 0 else { continue }
+            let current = handlers.withLockedValue { $0 }
+            if received == SIGHUP {
+                current.onHangup?()
+            } else if let onTerminate = current.onTerminate {
+                handlers.withLockedValue { $0.onTerminate = nil }
+                onTerminate()
+            } else {
+                // Nothing to drain: behave like the default action.
+                exit(128 + received)
             }
         }
-        thread.name = "signals"
-        thread.start()
     }
 
     /// Suspends until SIGTERM or SIGINT; SIGHUP calls `onHangup` meanwhile.

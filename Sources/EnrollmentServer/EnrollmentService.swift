@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import MeshCA
 import NIOCore
@@ -236,9 +240,9 @@ final class EnrollmentService: Sendable {
         guard parts.count == 2 else { return nil }
         switch parts[0].lowercased() {
         case "bearer":
-            return parts[1].trimmingCharacters(in: .whitespaces)
+            return String(parts[1].trimming(while: \.isWhitespace))
         case "basic":
-            guard let data = Data(base64Encoded: parts[1].trimmingCharacters(in: .whitespaces)),
+            guard let data = Data(base64Encoded: String(parts[1].trimming(while: \.isWhitespace))),
                 let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
             else { return nil }
             return String(text[text.index(after: colon)...])

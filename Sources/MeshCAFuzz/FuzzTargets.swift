@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import MeshCA
 import MeshTLS
+import SidecarConfig
 import NIOCore
 
 /// The parsers that take untrusted input, one fuzz target each. Built normally, this executable replays

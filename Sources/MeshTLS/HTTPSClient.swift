@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshCA
 import NIOCore
 import NIOHTTP1
@@ -15,7 +19,7 @@ public struct HTTPSClient: Sendable {
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]
 
-        public var text: String { String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+        public var text: String { String(String(decoding: body, as: UTF8.self).trimming(while: \.isWhitespace)) }
         public func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
     }
 

@@ -11,6 +11,16 @@ import X509
         Set(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("..2") })
     }
 
+    /// `certtool list`'s rows without the DAYS column: days left are rounded down, so a certificate issued
+    /// within the second lists 90 and a second later 89.
+    static func withoutDaysLeft(_ list: String) -> [[Substring]] {
+        list.split(separator: "\n").map { line in
+            var fields = line.split(separator: " ")
+            if fields.count > 5 { fields.remove(at: 5) }
+            return fields
+        }
+    }
+
     @Test func certtoolOnAFullThenReadOnlyPKI() throws {
         let ws = try Workspace()
         let disk = try SmallMount(ws, at: "pki")
@@ -44,7 +54,7 @@ import X509
         #expect(ws.snapshot() == readOnly)
         // Reading a read-only pki works.
         let readList = try ws.certtool(["list"])
-        #expect(readList.stdout == list, "\(readList.output)")
+        #expect(readList.status == 0 && Self.withoutDaysLeft(readList.stdout) == Self.withoutDaysLeft(list), "\(readList.output)")
         #expect(try ws.certtool(["verify", "b"]).status == 0)
         #expect(try ws.certtool(["show", "b"]).status == 0)
     }

@@ -64,4 +64,21 @@ import Testing
         #expect(stretch * 3 < everything,
                 "the hottest functions span \(stretch / 1024) KiB of \(everything / 1024) KiB of code")
     }
+
+    /// certtool's modules import FoundationEssentials only, and Yams (which imports all of Foundation) is the
+    /// sidecar's alone: every run-time conformance scan of a one-shot `certtool` command walks ≈ 2,000 fewer
+    /// records without Foundation, FoundationInternationalization and CoreFoundation, and the binary is a third
+    /// smaller.
+    @Test(.timeLimit(.minutes(30))) func certtoolLinksFoundationEssentialsOnly() throws {
+        let bin = try Self.buildShipped()
+        for (binary, expected) in [("certtool", false), ("scrape-sidecar", true)] {
+            let nm = try Command.run("nm", ["--defined-only", "\(bin)/\(binary)"])
+            #expect(nm.status == 0, "\(nm.stderr)")
+            let symbols = nm.stdout.split(separator: "\n").map { $0.split(separator: " ").last ?? "" }
+            for module in ["$s10Foundation", "$s30FoundationInternationalization", "$s4Yams", "__CFString"] {
+                #expect(symbols.contains { $0.hasPrefix(module) } == expected, "\(binary): \(module)")
+            }
+            #expect(symbols.contains { $0.hasPrefix("$s20FoundationEssentials") }, "\(binary)")
+        }
+    }
 }

@@ -3,7 +3,7 @@ import MeshCA
 
 struct CRLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "crl", abstract: "Write PKI/crl.pem listing every revoked certificate (next CRL number).")
+        commandName: "crl", _superCommandName: "certtool", abstract: "Write PKI/crl.pem listing every revoked certificate (next CRL number).")
 
     @OptionGroup var pki: PKIOptions
 

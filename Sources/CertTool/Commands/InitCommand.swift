@@ -3,7 +3,7 @@ import MeshCA
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "init", abstract: "Create the CA: a root key and certificate, optionally an intermediate.")
+        commandName: "init", _superCommandName: "certtool", abstract: "Create the CA: a root key and certificate, optionally an intermediate.")
 
     @OptionGroup var pki: PKIOptions
     @Flag(help: .json) var json = false

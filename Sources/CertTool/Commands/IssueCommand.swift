@@ -3,7 +3,7 @@ import MeshCA
 
 struct IssueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "issue",
+        commandName: "issue", _superCommandName: "certtool",
         abstract: "Generate a key and issue a SAN-bearing certificate (creates the CA on first use).",
         discussion: "Writes PKI/issued/NAME.crt (leaf, then any intermediate) and PKI/private/NAME.key (PKCS#8, 0600).")
 

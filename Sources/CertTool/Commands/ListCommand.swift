@@ -3,7 +3,7 @@ import MeshCA
 
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "List every certificate the CA issued, with its status.")
+        commandName: "list", _superCommandName: "certtool", abstract: "List every certificate the CA issued, with its status.")
 
     @OptionGroup var pki: PKIOptions
     @Flag(help: .json) var json = false

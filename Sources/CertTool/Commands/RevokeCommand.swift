@@ -3,7 +3,7 @@ import MeshCA
 
 struct RevokeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "revoke", abstract: "Revoke a certificate by name or serial and republish the CRL.")
+        commandName: "revoke", _superCommandName: "certtool", abstract: "Revoke a certificate by name or serial and republish the CRL.")
 
     @OptionGroup var pki: PKIOptions
 

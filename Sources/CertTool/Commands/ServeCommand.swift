@@ -2,12 +2,16 @@ import ArgumentParser
 import CommandLineSupport
 import EnrollmentServer
 import Logging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshCA
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve",
+        commandName: "serve", _superCommandName: "certtool",
         abstract: "Run the CA as an HTTPS enrollment server (EST, RFC 7030).",
         discussion: """
             Endpoints: /.well-known/est/cacerts, simpleenroll (one-time token from certtool token), \
@@ -49,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
             (0...65535).contains(port)
         else { throw MeshCAError.invalidInput("invalid --listen '\(listen)': use HOST:PORT, e.g. 127.0.0.1:8443") }
-        let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let host = String(listen[..<colon].trimming { $0 == "[" || $0 == "]" })
         var configuration = EnrollmentServer.Configuration(
             host: host, port: port, subjectAltNames: try sans.map(SubjectAltName.init(parsing:)),
             defaultValidity: try ValidityPeriod(parsing: defaultValidity), maximumValidity: try ValidityPeriod(parsing: maxValidity))

@@ -3,7 +3,7 @@ import MeshCA
 
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Print a certificate in human-readable form.")
+        commandName: "show", _superCommandName: "certtool", abstract: "Print a certificate in human-readable form.")
 
     @OptionGroup var pki: PKIOptions
     @Flag(help: .json) var json = false
@@ -33,8 +33,7 @@ struct ShowCommand: ParsableCommand {
             ("SHA-256 fingerprint", summary.sha256Fingerprint),
         ]
         for (label, value) in lines {
-            let padded = (label + ":").padding(toLength: 21, withPad: " ", startingAt: 0)
-            print(padded + value)
+            print(label + ":" + String(repeating: " ", count: max(0, 20 - label.count)) + value)
         }
     }
 }

@@ -3,7 +3,7 @@ import MeshCA
 
 struct SignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sign", abstract: "Sign a PKCS#10 certificate request (PEM or DER) after verifying its signature.")
+        commandName: "sign", _superCommandName: "certtool", abstract: "Sign a PKCS#10 certificate request (PEM or DER) after verifying its signature.")
 
     @OptionGroup var pki: PKIOptions
     @Flag(help: .json) var json = false

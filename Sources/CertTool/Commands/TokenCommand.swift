@@ -1,10 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshCA
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "token",
+        commandName: "token", _superCommandName: "certtool",
         abstract: "Print a one-time enrollment token for certtool serve (EST simpleenroll).",
         discussion: """
             The token is a JWT signed by the pki's provisioner key (private/provisioner.key, created on first use). \

@@ -1,10 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshCA
 
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "verify",
+        commandName: "verify", _superCommandName: "certtool",
         abstract: "Check a certificate against the pki's CA: chain, validity, revocation, purpose and name.",
         discussion: "Exits 0 when the certificate is valid, 1 when it is not (with the reason), 2 on bad input.")
 
@@ -30,7 +34,7 @@ struct VerifyCommand: AsyncParsableCommand {
             return value
         }
         let time = try at.map { text in
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            guard let date = try? Date(text, strategy: .iso8601) else {
                 throw MeshCAError.invalidInput("invalid time '\(text)' for --at: use ISO 8601, e.g. 2030-01-01T00:00:00Z")
             }
             return date

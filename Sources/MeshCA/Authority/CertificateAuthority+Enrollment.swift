@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import X509
 
 /// EST enrollment (RFC 7030): the CA signs keys its clients generated, authorized by a one-time token

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import X509
 
 /// A certificate authority over a store: every operation takes the store's lock for its whole
@@ -230,7 +234,7 @@ public struct CertificateAuthority: Sendable {
             if (try? Self.validate(name: nameOrSerial)) != nil, let leaf = try store.issuedChain(named: nameOrSerial)?.first {
                 serial = leaf.serialNumber.hexString
             } else {
-                let hex = nameOrSerial.replacingOccurrences(of: ":", with: "").uppercased()
+                let hex = String(nameOrSerial.filter { $0 != ":" }).uppercased()
                 let normalized = hex.hasPrefix("0X") ? String(hex.dropFirst(2)) : hex
                 serial = database.records.first { $0.serial.trimmingLeadingZeros == normalized.trimmingLeadingZeros }?.serial
             }

@@ -1,11 +1,16 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import NIOConcurrencyHelpers
 import X509
 
 /// Certificates whose signature the CA has already checked: a client renewing over a keep-alive connection
 /// presents the same certificate on every request, and an ECDSA P-256 verification (≈ 43 µs here) is the
 /// largest single cost of a renewal after signing. Bounded, and emptied when the signer changes.
 final class VerifiedSignatures: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = NIOLock()
     private var signer: Certificate?
     private var certificates: Set<Key> = []
     private static let capacity = 4096

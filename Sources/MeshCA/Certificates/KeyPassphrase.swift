@@ -1,11 +1,16 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import NIOConcurrencyHelpers
 import SwiftASN1
 
 /// Where the passphrase of an encrypted CA key comes from. It is read at most once per process, and only
 /// when an encrypted key is actually read or written.
 public final class KeyPassphrase: @unchecked Sendable {
     private let source: () throws -> [UInt8]
-    private let lock = NSLock()
+    private let lock = NIOLock()
     private var cached: [UInt8]?
 
     public init(_ source: @escaping () throws -> [UInt8]) {
@@ -24,7 +29,7 @@ public final class KeyPassphrase: @unchecked Sendable {
 
     public static func environment(_ name: String) -> KeyPassphrase {
         KeyPassphrase {
-            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            guard let value = environmentVariable(name), !value.isEmpty else {
                 throw MeshCAError.invalidInput("the environment variable \(name) holds no passphrase")
             }
             return Array(value.utf8)

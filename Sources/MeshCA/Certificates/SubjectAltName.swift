@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SwiftASN1
 import X509
 
@@ -20,11 +24,7 @@ public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {
     /// Parses a `--san` value: `DNS:`, `IP:`, `URI:` or `email:` prefix, or a bare value typed by its shape
     /// (IP literal → IP, `scheme://` → URI, contains `@` → email, else DNS).
     public init(parsing spec: String) throws {
-        // Not Foundation's trimmingCharacters(in:): it bridges through NSString, whose generic decoding costs
-        // three run-time conformance scans of the whole binary on a command's first SAN.
-        let start = spec.firstIndex { !$0.isWhitespace } ?? spec.endIndex
-        let end = spec.lastIndex { !$0.isWhitespace }.map(spec.index(after:)) ?? start
-        let trimmed = String(spec[start..<end])
+        let trimmed = String(spec.trimming(while: \.isWhitespace))
         if let colon = trimmed.firstIndex(of: ":"), let prefix = Self.prefix(String(trimmed[..<colon])) {
             let value = String(trimmed[trimmed.index(after: colon)...])
             guard !value.isEmpty else {

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import JWTKit
 
 /// What a one-time enrollment token allows: certificates for (a subset of) these SANs, with this profile, and
@@ -25,7 +29,7 @@ public struct EnrollmentGrant: Sendable, Equatable {
         case .ip(let address): raw = address.description
         }
         let safe = raw.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" ? $0 : "_" }
-        return String(String(safe).trimmingCharacters(in: CharacterSet(charactersIn: ".-")).prefix(64))
+        return String(String(safe).trimming { $0 == "." || $0 == "-" }.prefix(64))
     }
 }
 
@@ -109,12 +113,12 @@ public struct Provisioner: Sendable {
         guard parts.count == 3, token.utf8.count <= 8192 else {
             throw EnrollmentRefusal(.malformedToken, "the enrollment token is not a JWT (three dot-separated parts)")
         }
-        guard let header = Self.base64URLJSON(parts[0]) else {
+        guard let header = TokenHeader(base64URL: parts[0]) else {
             throw EnrollmentRefusal(.malformedToken, "the enrollment token's header is not base64url JSON")
         }
-        guard header["alg"] as? String == "ES256" else {
+        guard header.alg == "ES256" else {
             throw EnrollmentRefusal(
-                .badSignature, "the enrollment token uses alg \(header["alg"] ?? "nil"): only ES256 tokens from certtool token are accepted")
+                .badSignature, "the enrollment token uses alg \(header.alg ?? "nil"): only ES256 tokens from certtool token are accepted")
         }
         let claims: EnrollmentClaims
         do {
@@ -143,11 +147,24 @@ public struct Provisioner: Sendable {
             id: claims.jti.value, expiresAt: claims.exp.value)
     }
 
-    private static func base64URLJSON(_ part: Substring) -> [String: Any]? {
-        var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+}
+
+/// A JWT's header, read before the signature is checked so that `alg: none` gets its own refusal.
+private struct TokenHeader: Decodable {
+    var alg: String?
+
+    init?(base64URL part: Substring) {
+        var text = String(part.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
         text += String(repeating: "=", count: (4 - text.count % 4) % 4)
-        guard let data = Data(base64Encoded: text) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        guard let data = Data(base64Encoded: text), let header = try? JSONDecoder().decode(Self.self, from: data) else { return nil }
+        self = header
+    }
+
+    private enum CodingKeys: String, CodingKey { case alg }
+
+    init(from decoder: any Decoder) throws {
+        // A non-string alg is refused as an unknown algorithm, not as a malformed header.
+        alg = try? decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .alg)
     }
 }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import X509
 
 /// The OpenSSL `ca` database (`index.txt`): one tab-separated row per issued certificate, readable by

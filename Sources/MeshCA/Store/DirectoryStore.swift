@@ -1,5 +1,10 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import NIOConcurrencyHelpers
 import SwiftASN1
 import X509
 
@@ -68,16 +73,16 @@ public struct DirectoryStore: PKIStore {
     private func createLayout() throws {
         for (relative, mode) in [("", 0o755), ("private", 0o700), ("issued", 0o755), ("certs_by_serial", 0o755)] {
             let dir = relative.isEmpty ? directory : path(relative)
-            var isDirectory: ObjCBool = false
+            var isDirectory = false
             if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) {
-                guard isDirectory.boolValue else { throw MeshCAError.store("\(dir) exists but is not a directory") }
+                guard isDirectory else { throw MeshCAError.store("\(dir) exists but is not a directory") }
                 continue
             }
             do {
                 try FileManager.default.createDirectory(
                     atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
             } catch {
-                throw MeshCAError.io("cannot create \(dir): \(error.localizedDescription)")
+                throw MeshCAError.io("cannot create \(dir): \(ioReason(error))")
             }
         }
         // Tighten private/ even if someone created it by hand.
@@ -286,7 +291,7 @@ public struct DirectoryStore: PKIStore {
 
     public func nextCRLNumber() throws -> Int {
         guard let text = try readIfPresent(path("crlnumber")) else { return 1 }
-        guard let number = Int(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16), number > 0 else {
+        guard let number = Int(text.trimming(while: \.isWhitespace), radix: 16), number > 0 else {
             throw MeshCAError.store("\(path("crlnumber")) does not hold a hex number: repair it")
         }
         return number
@@ -325,7 +330,7 @@ extension DirectoryStore {
 
 /// What a caching `DirectoryStore` remembers, keyed by the stamps of the files it came from.
 final class StoreCache: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = NIOLock()
     private var authority: (material: AuthorityMaterial, stamps: [FileStamp], checked: ContinuousClock.Instant)?
     private var database: (value: CertificateDatabase, stamp: FileStamp)?
 
@@ -370,6 +375,6 @@ private func readIfPresent(_ path: String) throws -> String? {
     do {
         return try String(contentsOfFile: path, encoding: .utf8)
     } catch {
-        throw MeshCAError.io("cannot read \(path): \(error.localizedDescription)")
+        throw MeshCAError.io("cannot read \(path): \(ioReason(error))")
     }
 }

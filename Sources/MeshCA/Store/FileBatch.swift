@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 #if os(Linux)
 import CGlibc
@@ -39,7 +43,7 @@ struct FileBatch {
     private var committed = false
 
     /// Set `CERTTOOL_SYNC=off` to skip syncing (tests, throwaway CAs); atomic renames are kept.
-    static let syncEnabled = ProcessInfo.processInfo.environment["CERTTOOL_SYNC"] != "off"
+    static let syncEnabled = environmentVariable("CERTTOOL_SYNC") != "off"
 
     mutating func stage(_ path: String, _ text: String, mode: mode_t) throws {
         try stage(path, Array(text.utf8), mode: mode)

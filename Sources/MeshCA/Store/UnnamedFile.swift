@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -85,7 +90,7 @@ final class UnnamedFile: Sendable {
 
 /// Which directories support unnamed files, behind a lock.
 private final class ProbeResults: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = NIOLock()
     private var values: [String: Bool] = [:]
 
     func withLock<T>(_ body: (inout [String: Bool]) -> T) -> T {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SwiftASN1
 import X509
 
@@ -63,11 +67,11 @@ public struct ChainVerification: Sendable {
     /// swift-certificates' reasons embed a dump of the whole certificate (`…Certificate(…) has expired`);
     /// keep the policy's verdict only.
     static func explain(_ reason: String) -> String {
-        var text = reason.replacingOccurrences(of: "RFC5280Policy: ", with: "")
-        if text.contains("Certificate("), let cut = text.range(of: ") ", options: .backwards) {
+        var text = reason.replacing("RFC5280Policy: ", with: "")
+        if text.contains("Certificate("), let cut = text.ranges(of: ") ").last {
             text = "certificate " + text[cut.upperBound...]
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(text.trimming(while: \.isWhitespace))
     }
 }
 

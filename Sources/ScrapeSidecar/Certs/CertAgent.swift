@@ -20,7 +20,7 @@ final class CertAgent: Sendable {
                 }
                 return text.trimmingCharacters(in: .whitespacesAndNewlines)
             case .environment(let name):
-                guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                guard let value = environmentVariable(name), !value.isEmpty else {
                     throw MeshCAError.invalidInput("the environment variable \(name) holds no token")
                 }
                 return value.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -6,7 +6,7 @@ import MeshCA
 
 struct CertsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "certs",
+        commandName: "certs", _superCommandName: "scrape-sidecar",
         abstract: "Enroll with certtool serve and keep root-cert.pem, cert-chain.pem and key.pem fresh in a directory.",
         discussion: """
             The key is generated here and never leaves. The three files change together (versioned directory + \

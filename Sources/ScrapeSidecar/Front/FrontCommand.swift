@@ -23,7 +23,7 @@ enum VerifyClient: String, ExpressibleByArgument, CaseIterable {
 
 struct FrontCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "front",
+        commandName: "front", _superCommandName: "scrape-sidecar",
         abstract: "TLS ingress that verifies clients for an HTTP upstream such as a PushProx proxy (replaces nginx).",
         discussion: """
             nginx's client verification (--verify-client on|optional|optional_no_ca, --verify-depth), identity to \

@@ -11,7 +11,7 @@ import NIOPosix
 
 struct PollCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "poll",
+        commandName: "poll", _superCommandName: "scrape-sidecar",
         abstract: "PushProx poll client: long-poll the proxy for scrapes of this host and answer them from local ports only.",
         discussion: """
             Speaks the PushProx v0.2 client protocol to `scrape-sidecar front --pushprox` or to a PushProx proxy \

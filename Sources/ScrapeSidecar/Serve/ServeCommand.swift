@@ -4,10 +4,11 @@ import Foundation
 import Logging
 import MeshCA
 import MeshTLS
+import SidecarConfig
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve",
+        commandName: "serve", _superCommandName: "scrape-sidecar",
         abstract: "Serve the app's metrics over mTLS: only verified, allowed client identities reach the upstream.",
         discussion: """
             Clients must present a certificate that chains to --client-ca, is within validity, carries clientAuth \

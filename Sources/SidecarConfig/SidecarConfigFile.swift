@@ -1,5 +1,6 @@
 import Foundation
 import MeshCA
+import MeshTLS
 import Yams
 
 /// `scrape-sidecar serve --config FILE`: the command-line options as YAML (keys with underscores, lists for

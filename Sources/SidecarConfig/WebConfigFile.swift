@@ -1,5 +1,6 @@
 import Foundation
 import MeshCA
+import MeshTLS
 import NIOSSL
 import Yams
 
