@@ -25,10 +25,12 @@ let package = Package(
         // glibc functions Swift's Glibc module leaves out: malloc.h (freed heap back to the OS after a
         // connection storm), syncfs, fallocate and getrandom.
         .systemLibrary(name: "CGlibc"),
+        // FoundationEssentials and the C library, re-exported: certtool's modules stay off full Foundation.
+        .target(name: "MeshPlatform"),
         .target(
             name: "MeshCA",
             dependencies: [
-                "CGlibc",
+                "CGlibc", "MeshPlatform",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -40,7 +42,7 @@ let package = Package(
         .target(
             name: "CommandLineSupport",
             dependencies: [
-                "MeshCA", "CGlibc",
+                "MeshCA", "MeshPlatform", "CGlibc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -49,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "CertTool",
             dependencies: [
-                "MeshCA", "CommandLineSupport", "EnrollmentServer",
+                "MeshCA", "MeshPlatform", "CommandLineSupport", "EnrollmentServer",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "MeshTLS",
             dependencies: [
-                "MeshCA",
+                "MeshCA", "MeshPlatform",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -84,7 +86,7 @@ let package = Package(
         .target(
             name: "EnrollmentServer",
             dependencies: [
-                "MeshCA", "MeshTLS",
+                "MeshCA", "MeshPlatform", "MeshTLS",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,11 +1,7 @@
 import ArgumentParser
 import CommandLineSupport
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import MeshCA
+import MeshPlatform
 
 struct CertTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,17 +1,6 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import MeshCA
+import MeshPlatform
 import X509
 
 /// `--pki DIR`, defaulting to `$CERTTOOL_PKI`, then `./pki`; and the passphrase of an encrypted CA key.

@@ -1,18 +1,7 @@
 import ArgumentParser
 import Dispatch
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import MeshCA
+import MeshPlatform
 
 /// The entry point both executables share: ArgumentParser exits 64 on usage errors and prints the whole help;
 /// we print one `tool: error: …` line and exit 2 (1 for runtime failures), as DEVELOPERS.md asks.

@@ -1,18 +1,7 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import MeshCA
+import MeshPlatform
 import NIOConcurrencyHelpers
 
 /// How the long-running commands write their logs to stderr: swift-log's text lines, or one JSON object per

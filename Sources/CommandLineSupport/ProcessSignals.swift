@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MeshPlatform
 import NIOConcurrencyHelpers
 
 /// SIGTERM, SIGINT and SIGHUP, taken by `sigwait` on a thread of their own.

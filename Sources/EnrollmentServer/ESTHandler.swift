@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import MeshTLS
 import NIOCore
 import NIOHTTP1

@@ -1,10 +1,6 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import MeshCA
+import MeshPlatform
 import MeshTLS
 import NIOCore
 import NIOPosix

@@ -1,10 +1,6 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import MeshCA
+import MeshPlatform
 import NIOCore
 import NIOPosix
 import X509

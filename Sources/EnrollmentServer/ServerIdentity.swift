@@ -1,9 +1,5 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import MeshCA
+import MeshPlatform
 import X509
 
 /// The CA server's own TLS certificate, issued from the pki it serves under a fixed name and re-issued by

@@ -1,10 +1,6 @@
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import MeshCA
+import MeshPlatform
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL

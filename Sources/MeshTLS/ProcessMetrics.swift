@@ -1,16 +1,6 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import NIOConcurrencyHelpers
 import Prometheus
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The process metrics every official Prometheus client library exports (`process_cpu_seconds_total`,
 /// `process_resident_memory_bytes`, `process_open_fds`, …, same names and types as client_golang's), read from

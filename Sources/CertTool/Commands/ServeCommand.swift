@@ -2,12 +2,8 @@ import ArgumentParser
 import CommandLineSupport
 import EnrollmentServer
 import Logging
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import MeshCA
+import MeshPlatform
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,10 +1,6 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import MeshCA
+import MeshPlatform
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import X509
 
 /// EST enrollment (RFC 7030): the CA signs keys its clients generated, authorized by a one-time token

@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import X509
 
 /// A certificate authority over a store: every operation takes the store's lock for its whole

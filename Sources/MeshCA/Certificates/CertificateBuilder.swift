@@ -1,18 +1,9 @@
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import X509
 
 #if os(Linux)
 import CGlibc
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Builds certificates that follow the RFC 5280 profile in DESIGN.md §3: v3, random positive serials,

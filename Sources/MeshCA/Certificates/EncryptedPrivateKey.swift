@@ -1,16 +1,7 @@
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import SwiftASN1
 import _CryptoExtras
+import MeshPlatform
 
 /// Password-based encryption of PKCS#8 keys (RFC 5958 `EncryptedPrivateKeyInfo`, PBES2 from RFC 8018), as
 /// `openssl pkey -passin` reads them and as `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes them:

@@ -1,18 +1,6 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import SwiftASN1
 import X509
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// One subjectAltName entry, validated: a DNS name, an IP address, a URI or an email address.
 public enum SubjectAltName: Hashable, Sendable, CustomStringConvertible {

@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 
 /// A certificate lifetime such as `90d`, `10y`, `24h`, `2w`, `30m` or `90s`.
 public struct ValidityPeriod: Hashable, Sendable, CustomStringConvertible {

@@ -1,10 +1,6 @@
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import JWTKit
+import MeshPlatform
 
 /// What a one-time enrollment token allows: certificates for (a subset of) these SANs, with this profile, and
 /// optionally under this name.

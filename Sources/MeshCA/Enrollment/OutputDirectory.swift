@@ -1,17 +1,5 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import X509
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A directory of output certificates in the file names Prometheus setups use (Istio's OUTPUT_CERTS):
 /// `root-cert.pem`, `cert-chain.pem` (leaf, then intermediates) and `key.pem`.

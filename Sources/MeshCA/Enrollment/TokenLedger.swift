@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 
 /// One-time enrollment tokens already redeemed, as the store keeps them ("ID EXPIRY" per line). Tokens past
 /// their expiry are dropped when the ledger is written: they cannot verify any more, so it stays small.

@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import X509
 
 /// The OpenSSL `ca` database (`index.txt`): one tab-separated row per issued certificate, readable by

@@ -1,20 +1,8 @@
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import NIOConcurrencyHelpers
 import SwiftASN1
 import X509
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The easy-rsa-style pki/ directory (DESIGN.md §3):
 ///

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MeshPlatform
 
 /// An advisory `flock(2)` lock on a file, held across processes for the duration of `body`.
 struct FileLock {

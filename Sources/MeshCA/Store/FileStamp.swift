@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MeshPlatform
 
 /// What identifies a file version: device, inode, size and modification time (following symlinks, so a
 /// Kubernetes `..data` swap counts as a change).

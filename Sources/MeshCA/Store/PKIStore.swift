@@ -1,9 +1,5 @@
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import X509
 
 /// The CA's root (and optional intermediate) identities as kept in a store. A class, shared by every request

@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 
 /// A UTC calendar date and time, converted to and from `Date` arithmetically (Howard Hinnant's
 /// days-from-civil): Foundation's `Calendar` costs microseconds per call, and index.txt has two dates a row.

@@ -1,17 +1,5 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MeshPlatform
 import NIOConcurrencyHelpers
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A file written in its directory but not yet named (Linux `O_TMPFILE`): `FileBatch` links it under its final
 /// name once its data is durable. It appears whole, in one `linkat`, with no temporary name to rename or to

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MeshPlatform
 
 /// One environment variable, read with `getenv`: `ProcessInfo.environment` copies the whole environment
 /// into a dictionary first, ≈ 1.5 M instructions the first time — a tenth of a one-shot `certtool issue`.

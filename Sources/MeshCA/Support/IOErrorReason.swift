@@ -1,15 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MeshPlatform
 
 /// The operating system's words for why a file operation failed ("No such file or directory"), for the end of
 /// a one-line error message. FoundationEssentials' errors have no `localizedDescription`, and their
