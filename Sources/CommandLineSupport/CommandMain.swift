@@ -62,6 +62,7 @@ public enum CommandMain {
     }
 
     public static func fail(_ name: String, _ message: String, status: Int32) -> Never {
+        // The log lines' writer: one write(2) under their lock, so the error line never lands inside a log line.
         JSONLogHandler.standardError(Array("\(name): error: \(message)\n".utf8))
         exit(status)
     }

@@ -121,7 +121,7 @@ public struct JSONLogHandler: LogHandler {
         stderrLock.withLock {
             var offset = 0
             while offset < line.count {
-                let written = line[offset...].withUnsafeBytes { writeStandardError( $0.baseAddress, $0.count) }
+                let written = line[offset...].withUnsafeBytes { writeStandardError($0.baseAddress, $0.count) }
                 if written < 0 && errno == EINTR { continue }
                 guard written > 0 else { return }
                 offset += written

@@ -22,7 +22,8 @@ public enum ProcessSignals {
         #else
         var thread = pthread_t()
         #endif
-        pthread_create(&thread, nil, { _ in ProcessSignals.waitForSignals() }, nil)
+        let started = pthread_create(&thread, nil, { _ in ProcessSignals.waitForSignals() }, nil)
+        precondition(started == 0, "cannot start the signal thread: \(String(cString: strerror(started)))")
     }
 
     private static var signals: sigset_t {

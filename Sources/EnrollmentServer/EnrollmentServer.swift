@@ -111,7 +111,8 @@ public final class EnrollmentServer: Sendable {
         let interval = configuration.maintenanceInterval
         let maintenance = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+                // Cancelled at shutdown: stop without one more round (and without logging its cancellation).
+                guard (try? await Task.sleep(for: interval)) != nil else { break }
                 do {
                     let renewed = try await service.blocking { try identity.renewIfNeeded() }
                     if try tls.reload(force: renewed) {

@@ -68,6 +68,8 @@ import Testing
         let refused = try #require(events.first { $0["msg"] as? String == "enrollment refused" }, "\(events)")
         #expect((refused["detail"] as? String)?.contains("already used") == true, "\(refused)")
         #expect(events.contains { $0["msg"] as? String == "stopping" })
+        // A clean shutdown logs nothing at error level (the maintenance loop's cancellation once did).
+        #expect(!events.contains { $0["level"] as? String == "error" }, "\(events)")
     }
 
     @Test func everyTokenRefusalHasItsStatusAndReason() throws {
