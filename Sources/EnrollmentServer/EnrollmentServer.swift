@@ -111,8 +111,7 @@ public final class EnrollmentServer: Sendable {
         let interval = configuration.maintenanceInterval
         let maintenance = Task {
             while !Task.isCancelled {
-                // Cancelled at shutdown: stop without one more round (and without logging its cancellation).
-                guard (try? await Task.sleep(for: interval)) != nil else { break }
+                do { try await Task.sleep(for: interval) } catch { break }  // cancelled at shutdown
                 do {
                     let renewed = try await service.blocking { try identity.renewIfNeeded() }
                     if try tls.reload(force: renewed) {

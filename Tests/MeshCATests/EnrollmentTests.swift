@@ -95,6 +95,29 @@ import X509
         #expect(throws: EnrollmentRefusal.self) { try authority.prepareEnrollment(client, token: verified, validity: .init(seconds: 60)) }
     }
 
+    /// The header is read before the signature: `alg: none` is refused for its algorithm, a header that is not a
+    /// JSON object as malformed.
+    @Test func tokenHeaderIsCheckedFirst() async throws {
+        let provisioner = try authority.provisioner(create: true)
+        let good = try await token(["DNS:a.example.internal"], ttl: 60, now: Date())
+        let rest = good.split(separator: ".").dropFirst().joined(separator: ".")
+        func base64URL(_ json: String) -> String {
+            Data(json.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        }
+        for (header, kind, detail) in [(#"{"alg":"none","typ":"JWT"}"#, EnrollmentRefusal.Kind.badSignature, "uses alg none"),
+                                       (#"{"alg":7}"#, .badSignature, "uses alg nil"),
+                                       (#"["alg","ES256"]"#, .malformedToken, "not base64url JSON")] {
+            do {
+                _ = try await provisioner.verify(base64URL(header) + "." + rest)
+                Issue.record("header \(header) was accepted")
+            } catch let refusal as EnrollmentRefusal {
+                #expect(refusal.kind == kind, "\(header): \(refusal)")
+                #expect("\(refusal)".contains(detail), "\(header): \(refusal)")
+            }
+        }
+    }
+
     @Test func tokenTimeClaimsAndSignatureAreChecked() async throws {
         let provisioner = try authority.provisioner(create: true)
         let now = Date()

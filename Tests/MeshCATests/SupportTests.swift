@@ -14,17 +14,12 @@ import Testing
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshca-\(UUID().uuidString)").path
         #expect(FileManager.default.createFile(atPath: file, contents: Data()))
         defer { try? FileManager.default.removeItem(atPath: file) }
-        #expect(throws: (any Error).self) { try FileManager.default.createDirectory(atPath: file + "/sub", withIntermediateDirectories: true) }
-        do {
+        let notADirectory = #expect(throws: (any Error).self) {
             try FileManager.default.createDirectory(atPath: file + "/sub", withIntermediateDirectories: true)
-        } catch {
-            #expect(ioReason(error) == "Not a directory", "\(error)")
         }
-        do {
-            _ = try String(contentsOfFile: file + "-missing", encoding: .utf8)
-        } catch {
-            #expect(ioReason(error) == "No such file or directory", "\(error)")
-        }
+        #expect(notADirectory.map(ioReason) == "Not a directory", "\(String(describing: notADirectory))")
+        let missing = #expect(throws: (any Error).self) { try String(contentsOfFile: file + "-missing", encoding: .utf8) }
+        #expect(missing.map(ioReason) == "No such file or directory", "\(String(describing: missing))")
     }
 
     /// An unreadable CA directory is one error line with the reason.

@@ -159,8 +159,9 @@ private struct TokenHeader: Decodable {
     private enum CodingKeys: String, CodingKey { case alg }
 
     init(from decoder: any Decoder) throws {
+        let header = try decoder.container(keyedBy: CodingKeys.self)
         // A non-string alg is refused as an unknown algorithm, not as a malformed header.
-        alg = try? decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .alg)
+        alg = try? header.decodeIfPresent(String.self, forKey: .alg)
     }
 }
 

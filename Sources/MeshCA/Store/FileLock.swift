@@ -24,5 +24,3 @@ struct FileLock {
         return try body()
     }
 }
-
-func errnoDescription() -> String { String(cString: strerror(errno)) }
