@@ -1,8 +1,6 @@
-import Foundation
 import MeshCA
 import MeshTLS
 import NIOSSL
-import Yams
 
 /// Prometheus exporter-toolkit's web configuration file (`--web.config.file`), so an exporter's TLS settings
 /// move to the sidecar unchanged. Read with the toolkit's semantics: unknown keys are errors, relative paths
@@ -21,35 +19,37 @@ public enum WebConfigFile {
     /// Parses a web config's text; `path` names it in errors and anchors its relative file paths.
     public static func parse(_ text: String, path: String) throws -> ServerTLS {
         func fail(_ why: String) -> MeshCAError { .invalidInput("\(path): \(why)") }
-        let document: Any?
+        let document: YAMLValue?
         do {
-            document = try SafeYAML.load(text)
+            document = try YAML.load(text, resolvingScalars: false)
         } catch {
             throw fail("not valid YAML (\(error))")
         }
-        guard let root = document as? [String: Any] else { throw fail("expected a mapping with tls_server_config") }
-        for key in root.keys where !["tls_server_config", "http_server_config", "basic_auth_users"].contains(key) {
+        guard let root = document?.mapping else { throw fail("expected a mapping with tls_server_config") }
+        for key in root.keys.sorted() where !["tls_server_config", "http_server_config", "basic_auth_users"].contains(key) {
             throw fail("unknown key '\(key)'")
         }
         if root["basic_auth_users"] != nil {
             throw fail("basic_auth_users is not supported by the sidecar: clients authenticate with certificates")
         }
-        guard let tls = root["tls_server_config"] as? [String: Any] else { throw fail("tls_server_config is missing") }
-        for key in tls.keys where !tlsKeys.contains(key) { throw fail("unknown key 'tls_server_config.\(key)'") }
+        guard let tls = root["tls_server_config"]?.mapping else { throw fail("tls_server_config is missing") }
+        for key in tls.keys.sorted() where !tlsKeys.contains(key) { throw fail("unknown key 'tls_server_config.\(key)'") }
 
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = path.lastIndex(of: "/").map { path[..<$0] }
         func string(_ key: String) throws -> String? {
-            guard let value = tls[key] else { return nil }
-            guard let text = value as? String else { throw fail("tls_server_config.\(key) must be a string") }
+            guard let value = tls[key], value != .null else { return nil }
+            guard let text = value.string else { throw fail("tls_server_config.\(key) must be a string") }
             return text
         }
         func strings(_ key: String) throws -> [String] {
-            guard let value = tls[key] else { return [] }
-            guard let list = value as? [String] else { throw fail("tls_server_config.\(key) must be a list of strings") }
+            guard let value = tls[key], value != .null else { return [] }
+            guard let list = value.sequence?.compactMap(\.string), list.count == value.sequence?.count else {
+                throw fail("tls_server_config.\(key) must be a list of strings")
+            }
             return list
         }
         func file(_ key: String) throws -> String? {
-            try string(key).map { $0.hasPrefix("/") || directory.isEmpty ? $0 : "\(directory)/\($0)" }
+            try string(key).map { name in name.hasPrefix("/") ? name : directory.map { "\($0)/\(name)" } ?? name }
         }
         guard let certificate = try file("cert_file"), let key = try file("key_file") else {
             throw fail("tls_server_config needs cert_file and key_file")

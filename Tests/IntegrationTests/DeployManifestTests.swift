@@ -1,6 +1,6 @@
 import Foundation
+import SidecarConfig
 import Testing
-import Yams
 
 /// docs/deploy/: the core kinds validate against the Kubernetes schemas (kubernetes-validate --strict), and
 /// the references between them agree — volumes, mounts, Secrets, ConfigMaps, Services, file paths, SANs.
@@ -16,15 +16,15 @@ import Yams
 
     static func objects() throws -> [Object] {
         try files().flatMap { file in
-            try Yams.load_all(yaml: String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8)).compactMap { $0 as? Object }
+            try YAML.loadAll(String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8)).compactMap { $0.any as? Object }
         }
     }
 
     @Test func coreKindsValidateStrictly() throws {
         var validated = 0
         for file in try Self.files() {
-            let kinds = try Yams.load_all(yaml: String(contentsOfFile: "\(Self.directory)/\(file)", encoding: .utf8))
-                .compactMap { ($0 as? Object)?["apiVersion"] as? String }
+            let kinds = try YAML.loadAll(String(contentsOfFile: "\(Self.directory)/\(file)", encoding: .utf8))
+                .compactMap { $0["apiVersion"]?.string }
             // Custom resources (the Prometheus Operator's) have no schema there; referencesAgree checks them.
             guard !kinds.contains(where: { $0.contains("monitoring.coreos.com") }) else { continue }
             let result = try Command.run("kubernetes-validate", ["--strict", "--quiet", "\(Self.directory)/\(file)"])
@@ -168,7 +168,7 @@ import Yams
 
         // Prometheus's tls_config (plain config) and the ServiceMonitor's tlsConfig read the agent's files.
         let promConfigMap = try #require(Self.find(objects, kind: "ConfigMap", namespace: "monitoring", name: "prometheus-config"))
-        let promConfig = try #require(try Yams.load(yaml: (promConfigMap["data"] as! Object)["prometheus.yml"] as! String) as? Object)
+        let promConfig = try #require(try YAML.load((promConfigMap["data"] as! Object)["prometheus.yml"] as! String)?.any as? Object)
         let tlsConfigs: [(Object, files: [String], serverName: String?, skip: Bool?)] =
             (promConfig["scrape_configs"] as! [Object]).compactMap { job in
                 guard let tls = job["tls_config"] as? Object else { return nil }

@@ -97,6 +97,7 @@ import Testing
         #expect((refused["reason"] as? String)?.contains("DNS:other.example.internal") == true, "\(refused)")
         #expect(refused["listener"] as? String == "127.0.0.1:\(port)")
 
+        let tlsKeys = "cert: pki/issued/web.crt\nkey: pki/private/web.key\nclient_ca: pki/ca.crt\n"
         try fixture.ws.write("bad.yml", "listen: 127.0.0.1:0\nupstreams: http://x\n")
         let bad = try Command.run(Workspace.sidecarPath, ["serve", "--config", "bad.yml"], directory: fixture.ws.url)
         #expect(bad.status == 2)
@@ -113,6 +114,13 @@ import Testing
         let option = try Command.run(Workspace.sidecarPath, ["serve", "--config", "loud.yml", "--log-level", "shout"], directory: fixture.ws.url)
         #expect(option.status == 2)
         #expect(option.stderr.hasPrefix("scrape-sidecar: error: invalid --log-level 'shout'"), "\(option.stderr)")
+        // The same for a duration: `1:30` is a string (yaml.v2 has no base-60 numbers), refused by the key's name.
+        try fixture.ws.write("slow.yml", "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:1\nread_timeout: 1:30\n" + tlsKeys)
+        let slow = try Command.run(Workspace.sidecarPath, ["serve", "--config", "slow.yml"], directory: fixture.ws.url)
+        #expect(slow.status == 2 && slow.stderr.hasPrefix("scrape-sidecar: error: invalid read_timeout '1:30': use a positive number"),
+                "\(slow.stderr)")
+        let flag = try Command.run(Workspace.sidecarPath, ["serve", "--config", "slow.yml", "--read-timeout", "soon"], directory: fixture.ws.url)
+        #expect(flag.stderr.hasPrefix("scrape-sidecar: error: invalid --read-timeout 'soon'"), "\(flag.stderr)")
     }
 }
 

@@ -42,7 +42,8 @@ import Testing
     }
 
     /// The release link packs the functions the binaries run (scripts/lib/text-order.txt, hottest first) instead
-    /// of scattering them over the whole of .text, where fault-around kept 64 KiB resident around each one.
+    /// of scattering them over the whole of .text, where fault-around kept 64 KiB resident around each one; the
+    /// ones without a symbol go together in front of them.
     @Test(.timeLimit(.minutes(30))) func functionsTheSidecarRunsAreLaidOutTogether() throws {
         let bin = try Self.buildShipped()
         let listed = try String(contentsOf: Self.packageRoot.appendingPathComponent("scripts/lib/text-order.txt"),
@@ -63,22 +64,38 @@ import Testing
         let stretch = hot[hot.count * 95 / 100] - hot[hot.count * 5 / 100]
         #expect(stretch * 3 < everything,
                 "the hottest functions span \(stretch / 1024) KiB of \(everything / 1024) KiB of code")
+        // Functions without a symbol, which the order cannot name, sit together just before the ordered ones
+        // (scripts/lib/text-layout.ld): small, and next to .text.
+        let sections = try Command.run("readelf", ["-SW", "\(bin)/scrape-sidecar"]).stdout.split(separator: "\n")
+            .compactMap { line -> (name: String, address: UInt64, size: UInt64)? in
+                let fields = line.split(separator: "]", maxSplits: 1).last?.split(separator: " ") ?? []
+                guard fields.count > 5, let address = UInt64(fields[2], radix: 16), let size = UInt64(fields[4], radix: 16)
+                else { return nil }
+                return (String(fields[0]), address, size)
+            }
+        let unnamed = try #require(sections.first { $0.name == ".text.unnamed" }, "\(sections.map(\.name))")
+        let text = try #require(sections.first { $0.name == ".text" })
+        #expect(unnamed.size > 0 && unnamed.size < 512 * 1024, "\(unnamed.size) bytes")
+        #expect(text.address >= unnamed.address + unnamed.size && text.address - (unnamed.address + unnamed.size) < 4096)
     }
 
-    /// certtool's modules import FoundationEssentials only, and Yams (which imports all of Foundation) is the
-    /// sidecar's alone: every run-time conformance scan of a one-shot `certtool` command walks ≈ 2,000 fewer
-    /// records without Foundation, FoundationInternationalization and CoreFoundation, and the binary is a third
-    /// smaller.
-    @Test(.timeLimit(.minutes(30))) func certtoolLinksFoundationEssentialsOnly() throws {
+    /// Both tools link FoundationEssentials only: every run-time conformance scan of a one-shot `certtool` command
+    /// walks ≈ 2,000 fewer records without Foundation, FoundationInternationalization and CoreFoundation, the
+    /// binaries are a third smaller, and the idle sidecar does not carry ICU's and CoreFoundation's start-up.
+    /// One `import Foundation` in their modules, or a dependency that makes one (Yams does), brings them back.
+    @Test(.timeLimit(.minutes(30))) func toolsLinkFoundationEssentialsOnly() throws {
         let bin = try Self.buildShipped()
-        for (binary, expected) in [("certtool", false), ("scrape-sidecar", true)] {
+        for binary in ["certtool", "scrape-sidecar"] {
             let nm = try Command.run("nm", ["--defined-only", "\(bin)/\(binary)"])
             #expect(nm.status == 0, "\(nm.stderr)")
             let symbols = nm.stdout.split(separator: "\n").map { $0.split(separator: " ").last ?? "" }
             for module in ["$s10Foundation", "$s30FoundationInternationalization", "$s4Yams", "__CFString"] {
-                #expect(symbols.contains { $0.hasPrefix(module) } == expected, "\(binary): \(module)")
+                #expect(!symbols.contains { $0.hasPrefix(module) }, "\(binary): \(module)")
             }
             #expect(symbols.contains { $0.hasPrefix("$s20FoundationEssentials") }, "\(binary)")
         }
+        // libyaml, linked statically in place of Yams.
+        let sidecar = try Command.run("nm", ["--defined-only", "\(bin)/scrape-sidecar"]).stdout
+        #expect(sidecar.contains(" T yaml_parser_parse\n"))
     }
 }

@@ -6,15 +6,22 @@ export PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scr
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_updated=""
-# require_apt COMMAND:PACKAGE...  — apt-get install PACKAGE unless COMMAND is on PATH.
+# require_apt COMMAND:PACKAGE...  — apt-get install PACKAGE unless COMMAND is on PATH (or, for an absolute path,
+# unless that file exists: a library's header). Every script that builds the package names BUILD_DEPS.
 require_apt() {
   local missing=()
-  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}"); done
+  for pair in "$@"; do
+    local have="${pair%%:*}"
+    if [[ $have == /* ]]; then [ -e "$have" ]; else command -v "$have" >/dev/null 2>&1; fi || missing+=("${pair#*:}")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing ${missing[*]} (apt)" >&2
   if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
+
+# What the build links besides the Swift toolchain: libyaml for the sidecar's YAML files (static libyaml.a too).
+BUILD_DEPS=(/usr/include/yaml.h:libyaml-dev)
 
 # require_pip COMMAND:PACKAGE...  — pip install PACKAGE unless COMMAND is on PATH.
 require_pip() {
@@ -47,6 +54,8 @@ wait_for() {
 # resident. Benchmarks measure it; StaticExecutableTests run it in an empty root. Its own scratch path: a build
 # directory made with other flags keeps dependency objects compiled without function sections.
 text_order="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/text-order.txt"
+text_layout="$(dirname "$text_order")/text-layout.ld"
 release_build=(swift build -c release -Xswiftc -static-executable -Xswiftc -use-ld=lld
   -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
-  -Xlinker "--symbol-ordering-file=$text_order" -Xlinker --no-warn-symbol-ordering --scratch-path .build-shipped)
+  -Xlinker "--symbol-ordering-file=$text_order" -Xlinker --no-warn-symbol-ordering -Xlinker -T -Xlinker "$text_layout"
+  --scratch-path .build-shipped)

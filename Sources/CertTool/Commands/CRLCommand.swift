@@ -11,7 +11,7 @@ struct CRLCommand: ParsableCommand {
     var nextUpdate = "7d"
 
     func run() throws {
-        let (crl, number) = try pki.authority.publishCRL(nextUpdate: try ValidityPeriod(parsing: nextUpdate))
+        let (crl, number) = try pki.authority.publishCRL(nextUpdate: try ValidityPeriod(parsing: nextUpdate, option: "--next-update"))
         print("CRL #\(number) with \(crl.revokedCount) revoked certificate(s) written to \(pki.directory)/crl.pem")
     }
 }

@@ -18,7 +18,7 @@ struct RevokeCommand: ParsableCommand {
 
     func run() throws {
         let reason = try RevocationReason(parsing: self.reason)
-        let nextUpdate = try ValidityPeriod(parsing: nextUpdate)
+        let nextUpdate = try ValidityPeriod(parsing: nextUpdate, option: "--next-update")
         let record = try pki.authority.revoke(target, reason: reason)
         let (_, number) = try pki.authority.publishCRL(nextUpdate: nextUpdate)
         print("revoked \(target) (serial \(record.serial), reason \(reason.opensslName))")

@@ -53,9 +53,9 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = EnrollmentServer.Configuration(
             host: host, port: port, subjectAltNames: try sans.map(SubjectAltName.init(parsing:)),
             defaultValidity: try ValidityPeriod(parsing: defaultValidity), maximumValidity: try ValidityPeriod(parsing: maxValidity))
-        configuration.crlValidity = try ValidityPeriod(parsing: crlValidity)
-        configuration.renewExpiredWithin = try ValidityPeriod(parsing: renewExpiredWithin, allowingZero: true)
-        configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
+        configuration.crlValidity = try ValidityPeriod(parsing: crlValidity, option: "--crl-validity")
+        configuration.renewExpiredWithin = try ValidityPeriod(parsing: renewExpiredWithin, allowingZero: true, option: "--renew-expired-within")
+        configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout, option: "--read-timeout").seconds))
         let logger = try bootstrapLogging(level: logLevel, format: logFormat, label: "certtool.serve")
         let authority = CertificateAuthority(store: pki.store(caching: true))
         _ = try authority.loadAuthority()  // asks for an encrypted key's passphrase now, not at the first request

@@ -30,7 +30,7 @@ struct TokenCommand: AsyncParsableCommand {
         let grant = EnrollmentGrant(
             subjectAltNames: try sans.map(SubjectAltName.init(parsing:)), profile: profile, name: name)
         try CertificateAuthority.validate(name: grant.certificateName)
-        let ttl = try ValidityPeriod(parsing: ttl)
+        let ttl = try ValidityPeriod(parsing: ttl, option: "--ttl")
         let provisioner = try pki.authority.provisioner(create: true)
         let now = Date()
         let token = try await provisioner.token(for: grant, ttl: ttl.seconds, now: now)

@@ -7,14 +7,15 @@ public struct ValidityPeriod: Hashable, Sendable, CustomStringConvertible {
     public init(seconds: TimeInterval) { self.seconds = seconds }
 
     /// Parses `<positive integer><unit>` with unit `s`, `m` (minutes), `h`, `d`, `w` or `y` (365 days).
-    /// `allowingZero` also takes `0` with or without a unit (a grace period that may be off).
-    public init(parsing text: String, allowingZero: Bool = false) throws {
+    /// `allowingZero` also takes `0` with or without a unit (a grace period that may be off); `option` names the
+    /// setting in the error ("invalid --ttl '…'").
+    public init(parsing text: String, allowingZero: Bool = false, option: String = "validity") throws {
         if allowingZero, text == "0" {
             self.seconds = 0
             return
         }
         let fail = MeshCAError.invalidInput(
-            "invalid validity '\(text)': use a \(allowingZero ? "whole" : "positive") number with a unit s, m, h, d, w or y (e.g. 90d, 10y, 24h)")
+            "invalid \(option) '\(text)': use a \(allowingZero ? "whole" : "positive") number with a unit s, m, h, d, w or y (e.g. 90d, 10y, 24h)")
         guard let unit = text.last, let multiplier = Self.unitSeconds(unit),
             let count = Int(text.dropLast()), count > 0 || (allowingZero && count == 0), count <= 100 * 365 * 24 * 60
         else { throw fail }

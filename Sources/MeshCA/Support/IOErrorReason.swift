@@ -1,7 +1,7 @@
 import MeshPlatform
 
 /// The operating system's words for an error number ("No such file or directory"), by default the last one.
-func errnoDescription(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+public func errnoDescription(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
 /// The operating system's words for why a file operation failed, for the end of a one-line error message.
 /// FoundationEssentials' errors have no `localizedDescription`, and their `description` is a dump of the

@@ -1,4 +1,4 @@
-import Foundation
+import MeshPlatform
 import Logging
 import MeshCA
 import MeshTLS
@@ -18,12 +18,12 @@ final class CertAgent: Sendable {
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                     throw MeshCAError.invalidInput("cannot read the token file '\(path)'")
                 }
-                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return String(text.trimming(while: \.isWhitespace))
             case .environment(let name):
                 guard let value = environmentVariable(name), !value.isEmpty else {
                     throw MeshCAError.invalidInput("the environment variable \(name) holds no token")
                 }
-                return value.trimmingCharacters(in: .whitespacesAndNewlines)
+                return String(value.trimming(while: \.isWhitespace))
             }
         }
     }

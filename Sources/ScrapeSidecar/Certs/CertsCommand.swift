@@ -1,6 +1,6 @@
 import ArgumentParser
 import CommandLineSupport
-import Foundation
+import MeshPlatform
 import Logging
 import MeshCA
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import MeshPlatform
 import MeshCA
 import MeshTLS
 

@@ -1,4 +1,4 @@
-import Foundation
+import MeshPlatform
 import Logging
 import MeshCA
 
@@ -13,7 +13,7 @@ struct RotationHooks: Sendable {
         let parts = signalSpec.split(separator: ":", omittingEmptySubsequences: false)
         let names: [String: Int32] = ["HUP": SIGHUP, "USR1": SIGUSR1, "USR2": SIGUSR2, "TERM": SIGTERM, "INT": SIGINT]
         guard parts.count <= 2, let path = parts.first, !path.isEmpty,
-            let number = names[parts.count == 2 ? parts[1].uppercased().replacingOccurrences(of: "SIG", with: "") : "HUP"]
+            let number = names[parts.count == 2 ? String(parts[1].uppercased().trimmingPrefix("SIG")) : "HUP"]
         else {
             throw MeshCAError.invalidInput("invalid --on-rotate-signal '\(signalSpec)': use PIDFILE:HUP (or USR1, USR2, TERM, INT)")
         }
@@ -22,7 +22,7 @@ struct RotationHooks: Sendable {
 
     func run(logger: Logger) {
         if let (pidFile, number) = signal {
-            let text = (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimming(while: \.isWhitespace)
             if let text, let pid = pid_t(text), pid > 1 {
                 if kill(pid, number) == 0 {
                     logger.notice("signalled after rotation", metadata: ["pid": "\(pid)", "signal": "\(number)"])
@@ -34,17 +34,45 @@ struct RotationHooks: Sendable {
             }
         }
         if let command {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", command]
-            do {
-                try process.run()
-                process.waitUntilExit()
-                let level: Logger.Level = process.terminationStatus == 0 ? .notice : .error
-                logger.log(level: level, "ran the rotation command", metadata: ["command": "\(command)", "status": "\(process.terminationStatus)"])
-            } catch {
+            switch Self.runShell(command) {
+            case .success(let status):
+                let level: Logger.Level = status == 0 ? .notice : .error
+                logger.log(level: level, "ran the rotation command", metadata: ["command": "\(command)", "status": "\(status)"])
+            case .failure(let error):
                 logger.error("cannot run the rotation command", metadata: ["command": "\(command)", "error": "\(error)"])
             }
         }
+    }
+
+    /// `/bin/sh -c command`, waited for: its exit status (128 + the signal if one ended it). The child starts with
+    /// no signals blocked and default handlers, as with Foundation's `Process`: this process blocks the ones its
+    /// signal thread waits for, and a spawned process would inherit that mask (dash clears it; bash does not).
+    static func runShell(_ command: String) -> Result<Int32, SpawnError> {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        var all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let arguments = ["/bin/sh", "-c", command].map { (argument: String) in strdup(argument) }
+        defer { arguments.forEach { free($0) } }
+        var pid = pid_t()
+        let started = posix_spawn(&pid, "/bin/sh", nil, &attributes, arguments + [nil], environ)
+        guard started == 0 else { return .failure(SpawnError(code: started)) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else { return .failure(SpawnError(code: errno)) }
+        }
+        let signal = status & 0x7f
+        return .success(signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+    }
+
+    struct SpawnError: Error, CustomStringConvertible {
+        var code: Int32
+        var description: String { errnoDescription(code) }
     }
 }

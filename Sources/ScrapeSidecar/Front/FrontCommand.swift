@@ -1,6 +1,6 @@
 import ArgumentParser
 import CommandLineSupport
-import Foundation
+import MeshPlatform
 import Logging
 import MeshCA
 import MeshTLS
@@ -114,7 +114,7 @@ struct FrontCommand: AsyncParsableCommand {
         }
         let logger = try bootstrapLogging(level: logLevel, format: logFormat, label: "scrape-sidecar.front")
         let admin = try adminListen.map { try Route.parseAddress($0, what: "admin address") }
-        let readTimeout = TimeAmount.seconds(Int64(try ValidityPeriod(parsing: readTimeout).seconds))
+        let readTimeout = TimeAmount.seconds(Int64(try ValidityPeriod(parsing: readTimeout, option: "--read-timeout").seconds))
         if pushprox {
             guard upstream == nil else { throw MeshCAError.invalidInput("--pushprox is the proxy itself: drop --upstream") }
             guard verifyClient == .on else { throw MeshCAError.invalidInput("--pushprox needs --verify-client on") }
@@ -139,7 +139,7 @@ struct FrontCommand: AsyncParsableCommand {
         let route = try Route(listen: listen, upstream: upstream)
         var policy = AccessPolicy(allowedSANs: try SANAllowList(allowSANs), allowedPaths: nil)
         policy.requireIdentity = verifyClient == .on || !allowSANs.isEmpty
-        policy.defaultTimeout = .seconds(Int64(try ValidityPeriod(parsing: maxRequestTime).seconds))
+        policy.defaultTimeout = .seconds(Int64(try ValidityPeriod(parsing: maxRequestTime, option: "--max-request-time").seconds))
         policy.maxRequestBody = maxBody
         policy.nginxIdentityHeaders = true
         policy.bindPollFQDN = bindFQDN

@@ -1,4 +1,4 @@
-import Foundation
+import MeshPlatform
 import Logging
 import MeshCA
 import MeshTLS
@@ -100,7 +100,7 @@ final class PushProxHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let identity = peerIdentity(context) else {
             return respond(context, .forbidden, "polling needs a verified client certificate")
         }
-        let fqdn = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let fqdn = String(buffer: body).trimming(while: \.isWhitespace).lowercased()
         guard identity.dnsNames.contains(where: { $0.lowercased() == fqdn }) else {
             logger.notice("refused a poll for another FQDN", metadata: ["fqdn": "\(fqdn)", "client": "\(identity.subject)"])
             return respond(context, .forbidden, "the client certificate does not carry DNS:\(fqdn): polls for it are refused")
@@ -177,10 +177,17 @@ final class PushProxHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func clients(context: ChannelHandlerContext) {
         guard mayScrape(context) else { return respond(context, .forbidden, "this identity may not list clients") }
-        let groups = registry.clients().map { fqdn -> [String: Any] in
-            ["targets": [policy.clientsPort.map { "\(fqdn):\($0)" } ?? fqdn], "labels": policy.clientsLabels]
+        // Prometheus' file_sd / http_sd target group.
+        struct TargetGroup: Encodable {
+            var targets: [String]
+            var labels: [String: String]
         }
-        let json = (try? JSONSerialization.data(withJSONObject: groups, options: [.sortedKeys])) ?? Data("[]".utf8)
+        let groups = registry.clients().map { fqdn in
+            TargetGroup(targets: [policy.clientsPort.map { "\(fqdn):\($0)" } ?? fqdn], labels: policy.clientsLabels)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = (try? encoder.encode(groups)) ?? Data("[]".utf8)
         respond(context, .ok, body: ByteBuffer(bytes: json), contentType: "application/json")
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import MeshPlatform
 import MeshTLS
 import NIOConcurrencyHelpers
 import NIOCore

@@ -1,5 +1,5 @@
 import CommandLineSupport
-import Foundation
+import MeshPlatform
 import Logging
 import MeshTLS
 import NIOCore

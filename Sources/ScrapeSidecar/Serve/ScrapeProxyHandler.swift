@@ -1,4 +1,4 @@
-import Foundation
+import MeshPlatform
 import Logging
 import MeshTLS
 import NIOCore
@@ -118,7 +118,7 @@ final class ScrapeProxyHandler: ChannelInboundHandler, RemovableChannelHandler, 
             case .refusing(let status, let reason):
                 respond(status, reason, context: context)
             case .collectingPoll(let head, let body):
-                let fqdn = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+                let fqdn = String(buffer: body).trimming(while: \.isWhitespace).lowercased()
                 let names = Set((identity?.dnsNames ?? []).map { $0.lowercased() })
                 guard names.contains(fqdn) else {
                     respond(.forbidden, "the client certificate does not carry DNS:\(fqdn): polls for it are refused", context: context)

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CommandLineSupport
-import Foundation
+import MeshPlatform
 import Logging
 import MeshCA
 import MeshTLS
@@ -95,7 +95,8 @@ struct ServeCommand: AsyncParsableCommand {
             agent = (certAgent, try await certAgent.ensureIdentity().contents)
         }
         var configuration = SidecarServer.Configuration(routes: routes, tls: tls, policy: policy, adminListen: admin)
-        configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout ?? file?.readTimeout ?? "60s").seconds))
+        let timeout = readTimeout.map { ($0, "--read-timeout") } ?? file?.readTimeout.map { ($0, "read_timeout") } ?? ("60s", "--read-timeout")
+        configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: timeout.0, option: timeout.1).seconds))
         let server = try SidecarServer(configuration, logger: logger)
         let maintenance = agent.map { agent, initial in
             Task { await agent.maintain(from: initial) { _ in server.reload(force: true) } }
