@@ -22,7 +22,7 @@ let package = Package(
     ],
     targets: [
         // glibc functions Swift's Glibc module leaves out: malloc.h (freed heap back to the OS after a
-        // connection storm), syncfs, fallocate and getrandom.
+        // connection storm), syncfs, fallocate, getrandom and posix_spawn's closefrom.
         .systemLibrary(name: "CGlibc"),
         // FoundationEssentials and the C library, re-exported: certtool's modules stay off full Foundation.
         .target(name: "MeshPlatform"),
@@ -100,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "ScrapeSidecar",
             dependencies: [
-                "MeshTLS", "MeshPlatform", "SidecarConfig", "CommandLineSupport",
+                "CGlibc", "MeshTLS", "MeshPlatform", "SidecarConfig", "CommandLineSupport",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

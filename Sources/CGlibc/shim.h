@@ -1,4 +1,4 @@
-// glibc functions Swift's Glibc module leaves out: malloc.h (mallinfo2, malloc_trim) and three GNU extensions.
+// glibc functions Swift's Glibc module leaves out: malloc.h (mallinfo2, malloc_trim) and four GNU extensions.
 // Declared and linked directly: looking them up with dlsym finds nothing in a fully static executable, where
 // the code fell back to slower paths without a word.
 #ifndef MESHCA_CGLIBC_SHIM_H
@@ -11,5 +11,7 @@
 int syncfs(int fd);
 int fallocate(int fd, int mode, off_t offset, off_t length);
 ssize_t getrandom(void *buffer, size_t length, unsigned int flags);
+#include <spawn.h>
+int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 #endif
 #endif

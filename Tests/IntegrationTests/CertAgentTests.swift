@@ -112,7 +112,7 @@ import X509
             in: ca.ws, name: "same", ready: { $0.hasPrefix("wrote same") })
         defer { sameKey.stop() }
         let newKey = try BackgroundProcess(
-            Workspace.sidecarPath, Self.agentArguments(ca, out: "rotating", token: "token2") + ["--rotate-key", "--on-rotate-exec", "echo $$ >> execs; exit 3"],
+            Workspace.sidecarPath, Self.agentArguments(ca, out: "rotating", token: "token2") + ["--rotate-key", "--on-rotate-exec", "echo $$ $(ls /proc/self/fd | wc -l) >> execs; exit 3"],
             in: ca.ws, name: "rotating", ready: { $0.hasPrefix("wrote rotating") })
         defer { newKey.stop() }
 
@@ -145,9 +145,11 @@ import X509
         #expect((keys["rotating"]?.count ?? 0) >= 4, "--rotate-key makes a new key each time")
         let hups = (try? ca.ws.read("hups"))?.split(separator: "\n").count ?? 0
         #expect(hups >= 4, "the pidfile's process got SIGHUP after each write: \(sameKey.output)")
-        // The command ran through /bin/sh after each write, and its exit status was logged.
+        // The command ran through /bin/sh after each write, with no descriptor of the agent's open (`ls` sees
+        // stdin, stdout, stderr and its own directory), and its exit status was logged.
         let execs = (try? ca.ws.read("execs"))?.split(separator: "\n") ?? []
         #expect(execs.count >= 4 && Set(execs).count == execs.count, "\(execs)")
+        #expect(execs.allSatisfy { $0.hasSuffix(" 4") }, "\(execs)")
         #expect(newKey.output.contains("ran the rotation command") && newKey.output.contains("status=3"), "\(newKey.output)")
         // Only the current and the previous version stay.
         let versions = try FileManager.default.contentsOfDirectory(atPath: ca.ws.path("rotating")).filter { $0.hasPrefix("..2") }

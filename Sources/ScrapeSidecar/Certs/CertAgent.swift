@@ -1,6 +1,6 @@
-import MeshPlatform
 import Logging
 import MeshCA
+import MeshPlatform
 import MeshTLS
 import X509
 

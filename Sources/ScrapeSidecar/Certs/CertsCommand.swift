@@ -1,8 +1,8 @@
 import ArgumentParser
 import CommandLineSupport
-import MeshPlatform
 import Logging
 import MeshCA
+import MeshPlatform
 
 struct CertsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
-import MeshPlatform
 import MeshCA
+import MeshPlatform
 import MeshTLS
 
 /// How an agent gets and renews its identity from `certtool serve`; shared by `certs` and `serve`.

@@ -1,6 +1,10 @@
-import MeshPlatform
 import Logging
 import MeshCA
+import MeshPlatform
+
+#if os(Linux)
+import CGlibc
+#endif
 
 /// What to do after each new set is written: signal a process named by a pidfile, and/or run a command.
 struct RotationHooks: Sendable {
@@ -44,9 +48,10 @@ struct RotationHooks: Sendable {
         }
     }
 
-    /// `/bin/sh -c command`, waited for: its exit status (128 + the signal if one ended it). The child starts with
-    /// no signals blocked and default handlers, as with Foundation's `Process`: this process blocks the ones its
-    /// signal thread waits for, and a spawned process would inherit that mask (dash clears it; bash does not).
+    /// `/bin/sh -c command`, waited for: its exit status (128 + the signal if one ended it). As with Foundation's
+    /// `Process`, the child gets only stdin, stdout and stderr, no signals blocked and default handlers: this
+    /// process blocks the ones its signal thread waits for, and a spawned process would inherit that mask (dash
+    /// clears it; bash does not).
     static func runShell(_ command: String) -> Result<Int32, SpawnError> {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -58,10 +63,16 @@ struct RotationHooks: Sendable {
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        #if os(Linux)
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
+        #endif
         let arguments = ["/bin/sh", "-c", command].map { (argument: String) in strdup(argument) }
         defer { arguments.forEach { free($0) } }
         var pid = pid_t()
-        let started = posix_spawn(&pid, "/bin/sh", nil, &attributes, arguments + [nil], environ)
+        let started = posix_spawn(&pid, "/bin/sh", &actions, &attributes, arguments + [nil], environ)
         guard started == 0 else { return .failure(SpawnError(code: started)) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 {

@@ -1,6 +1,6 @@
 import CommandLineSupport
-import MeshPlatform
 import Logging
+import MeshPlatform
 import MeshTLS
 import NIOCore
 import NIOHTTP1

@@ -1,5 +1,5 @@
-import MeshPlatform
 import Logging
+import MeshPlatform
 import MeshTLS
 import NIOCore
 import NIOHTTP1
