@@ -34,10 +34,17 @@ public struct SidecarConfigFile: Sendable {
     public var webConfigFile: String?
     public var readTimeout: String?
 
-    static let keys: Set = [
-        "routes", "listen", "upstream", "cert", "key", "crl", "client_ca", "allow_san", "allow_path", "admin_listen",
-        "log_level", "log_format", "web_config_file", "read_timeout",
-    ]
+    /// The keys that hold one string, and those that hold a list of strings.
+    private static var textKeys: KeyValuePairs<String, WritableKeyPath<SidecarConfigFile, String?>> {
+        [
+            "listen": \.listen, "upstream": \.upstream, "cert": \.cert, "key": \.key, "client_ca": \.clientCA,
+            "crl": \.crl, "admin_listen": \.adminListen, "log_level": \.logLevel, "log_format": \.logFormat,
+            "web_config_file": \.webConfigFile, "read_timeout": \.readTimeout,
+        ]
+    }
+    private static var listKeys: KeyValuePairs<String, WritableKeyPath<SidecarConfigFile, [String]?>> {
+        ["allow_san": \.allowSAN, "allow_path": \.allowPath]
+    }
 
     /// Reads and parses the file at `path`.
     public static func load(_ path: String) throws -> SidecarConfigFile {
@@ -61,6 +68,7 @@ public struct SidecarConfigFile: Sendable {
         guard let mapping = document.mapping else {
             throw MeshCAError.invalidInput("\(path) is not a valid sidecar config: expected a mapping of options")
         }
+        let keys = Set(textKeys.map(\.key) + listKeys.map(\.key) + ["routes"])
         if let unknown = mapping.keys.sorted().first(where: { !keys.contains($0) }) {
             throw MeshCAError.invalidInput("\(path): unknown key '\(unknown)'")
         }
@@ -69,14 +77,13 @@ public struct SidecarConfigFile: Sendable {
             guard let text = value.string else { throw wrongType(prefix + key) }
             return text
         }
-        func strings(_ key: String) throws -> [String]? {
-            guard let value = mapping[key], value != .null else { return nil }
-            guard let list = value.sequence?.compactMap(\.string), list.count == value.sequence?.count else {
-                throw wrongType(key)
-            }
-            return list
-        }
         var file = SidecarConfigFile()
+        for (key, field) in textKeys { file[keyPath: field] = try string(key) }
+        for (key, field) in listKeys {
+            guard let value = mapping[key], value != .null else { continue }
+            guard let list = value.strings else { throw wrongType(key) }
+            file[keyPath: field] = list
+        }
         if let routes = mapping["routes"], routes != .null {
             guard let entries = routes.sequence else { throw wrongType("routes") }
             file.routes = try entries.enumerated().map { index, entry in
@@ -91,19 +98,6 @@ public struct SidecarConfigFile: Sendable {
                 return RouteEntry(listen: listen, upstream: upstream)
             }
         }
-        file.listen = try string("listen")
-        file.upstream = try string("upstream")
-        file.cert = try string("cert")
-        file.key = try string("key")
-        file.clientCA = try string("client_ca")
-        file.crl = try string("crl")
-        file.allowSAN = try strings("allow_san")
-        file.allowPath = try strings("allow_path")
-        file.adminListen = try string("admin_listen")
-        file.logLevel = try string("log_level")
-        file.logFormat = try string("log_format")
-        file.webConfigFile = try string("web_config_file")
-        file.readTimeout = try string("read_timeout")
         return file
     }
 }

@@ -43,9 +43,7 @@ public enum WebConfigFile {
         }
         func strings(_ key: String) throws -> [String] {
             guard let value = tls[key], value != .null else { return [] }
-            guard let list = value.sequence?.compactMap(\.string), list.count == value.sequence?.count else {
-                throw fail("tls_server_config.\(key) must be a list of strings")
-            }
+            guard let list = value.strings else { throw fail("tls_server_config.\(key) must be a list of strings") }
             return list
         }
         func file(_ key: String) throws -> String? {

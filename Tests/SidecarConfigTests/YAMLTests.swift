@@ -38,6 +38,8 @@ import Testing
         #expect(documents[0]["copy"] == .mapping(["port": .int(9100), "tls": .bool(true)]))
         #expect(documents[0]["text"] == .string("line one\nline two\n"))
         #expect(documents[1] == .sequence([.string("second")]))
+        #expect(try YAML.load("[!!float 3, !!bool yes, !!null ~, !!int '0x10', !<tag:yaml.org,2002:str> 5]")
+                == .sequence([.double(3), .bool(true), .null, .int(16), .string("5")]))
         #expect(try YAML.load("") == nil)
         #expect(try YAML.loadAll("# only a comment\n").isEmpty)
     }

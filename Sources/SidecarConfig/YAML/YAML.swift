@@ -1,5 +1,5 @@
 /// A YAML file could not be loaded; the message is one line, with the line and column where that helps.
-public struct YAMLError: Error, CustomStringConvertible, Equatable {
+public struct YAMLError: Error, CustomStringConvertible {
     public let description: String
 
     init(_ description: String) {
@@ -34,9 +34,7 @@ public enum YAML {
     }
 }
 
-private let strTag = "tag:yaml.org,2002:str"
-private let typedTags: Set = ["tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                              "tag:yaml.org,2002:float"]
+private let core = "tag:yaml.org,2002:"
 
 /// Builds values from libyaml's events. Anchors are per document, as YAML says.
 private struct Loader {
@@ -44,18 +42,14 @@ private struct Loader {
     let resolvingScalars: Bool
     var anchors: [String: (value: YAMLValue, nodes: Int)] = [:]
     var nodes = 0
-    var started = false
 
     init(_ text: String, resolvingScalars: Bool) throws {
         events = try YAMLEvents(text)
         self.resolvingScalars = resolvingScalars
+        guard case .streamStart = try events.next() else { throw refusal("expected the start of a YAML stream") }
     }
 
     mutating func document() throws -> YAMLValue? {
-        if !started {
-            guard case .streamStart = try events.next() else { throw refusal("expected the start of a YAML stream") }
-            started = true
-        }
         switch try events.next() {
         case .streamEnd: return nil
         case .documentStart: break
@@ -83,7 +77,7 @@ private struct Loader {
             built = (try scalar(text, tag: tag, plain: plain), 1)
         case .sequenceStart(let name, let tag):
             anchor = name
-            try expect(tag, "tag:yaml.org,2002:seq")
+            try expect(tag, core + "seq")
             try count(1)
             var elements: [YAMLValue] = []
             var total = 1
@@ -97,7 +91,7 @@ private struct Loader {
             built = (.sequence(elements), total)
         case .mappingStart(let name, let tag):
             anchor = name
-            try expect(tag, "tag:yaml.org,2002:map")
+            try expect(tag, core + "map")
             try count(1)
             var mapping: [String: YAMLValue] = [:]
             var total = 1
@@ -121,24 +115,20 @@ private struct Loader {
     }
 
     private func scalar(_ text: String, tag: String?, plain: Bool) throws -> YAMLValue {
-        switch tag {
-        case nil where plain:
-            if YAMLValue.isNull(plain: text) { return .null }
-            return resolvingScalars ? YAMLValue.resolve(plain: text) : .string(text)
-        case nil, "!", strTag?:
-            return .string(text)
-        case let tag? where typedTags.contains(tag):
-            let value = YAMLValue.resolve(plain: text)
-            let kinds: [String: (YAMLValue) -> Bool] = [
-                "null": { $0 == .null }, "bool": { if case .bool = $0 { true } else { false } },
-                "int": { if case .int = $0 { true } else { false } },
-                "float": { switch $0 { case .double, .int: true; default: false } },
-            ]
-            let kind = String(tag.dropFirst("tag:yaml.org,2002:".count))
-            guard kinds[kind]?(value) == true else { throw refusal("'\(text.prefix(40))' is not a valid !!\(kind)") }
-            if kind == "float", case .int(let integer) = value { return .double(Double(integer)) }
-            return value
-        case let tag?:
+        guard let tag else {
+            guard plain else { return .string(text) }
+            return resolvingScalars || YAMLValue.isNull(plain: text) ? YAMLValue.resolve(plain: text) : .string(text)
+        }
+        if tag == "!" { return .string(text) }
+        guard tag.hasPrefix(core) else { throw refusal("unsupported tag \(tag)") }
+        let value = YAMLValue.resolve(plain: text)
+        switch (tag.dropFirst(core.count), value) {
+        case ("str", _): return .string(text)
+        case ("null", .null), ("bool", .bool), ("int", .int), ("float", .double): return value
+        case ("float", .int(let integer)): return .double(Double(integer))
+        case (let kind, _) where ["null", "bool", "int", "float"].contains(kind):
+            throw refusal("'\(text.prefix(40))' is not a valid !!\(kind)")
+        default:
             throw refusal("unsupported tag \(tag)")
         }
     }

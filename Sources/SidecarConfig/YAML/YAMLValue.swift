@@ -30,6 +30,13 @@ public enum YAMLValue: Equatable, Sendable {
         return nil
     }
 
+    /// A sequence of strings only.
+    public var strings: [String]? {
+        guard let sequence else { return nil }
+        let strings = sequence.compactMap(\.string)
+        return strings.count == sequence.count ? strings : nil
+    }
+
     /// The value as `[String: Any]`, `[Any]`, `String`, `Int`, `Bool` and `Double` (null stays `YAMLValue.null`),
     /// for code that walks documents loosely.
     public var any: Any {
@@ -62,9 +69,6 @@ extension YAMLValue {
         case ".nan", ".NaN", ".NAN": return .double(.nan)
         default: break
         }
-        guard let first = text.utf8.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+")
-            || first == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first)
-        else { return .string(text) }
         if let value = integer(text) { return .int(value) }
         if isFloat(text), let value = Double(text.filter { $0 != "_" }) { return .double(value) }
         return .string(text)
