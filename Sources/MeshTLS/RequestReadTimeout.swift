@@ -1,6 +1,5 @@
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 
 /// Closes a connection that takes longer than `timeout` to deliver a whole request (head and body) — counted
 /// from when it connected or its previous response was sent — so slow-drip clients (slowloris) and idle
@@ -55,21 +54,5 @@ public final class RequestReadTimeout: ChannelDuplexHandler, RemovableChannelHan
     private func disarm() {
         deadline?.cancel()
         deadline = nil
-    }
-}
-
-extension ChannelPipeline.SynchronousOperations {
-    /// An HTTP/1.1 server connection: TLS with the listener's client verifier (none when `tls` is nil), then
-    /// `afterTLS` (say, a handshake-failure counter), NIO's HTTP server handlers, and the request read timeout.
-    public func addHTTPServerHandlers(
-        tls: ReloadableServerTLS?, afterTLS: [any ChannelHandler] = [], readTimeout: TimeAmount
-    ) throws {
-        if let tls {
-            try addHandler(NIOSSLServerHandler(context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
-            try addHandler(HandshakeAck())
-            try addHandlers(afterTLS)
-        }
-        try configureHTTPServerPipeline(withErrorHandling: true)
-        try addHandler(RequestReadTimeout(timeout: readTimeout))
     }
 }

@@ -82,9 +82,10 @@ final class PushProxServer: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHTTPServerHandlers(
                         tls: useTLS ? tls : nil, afterTLS: [HandshakeFailureCounter(metrics: metrics, listener: "\(address.host):\(address.port)")],
-                        readTimeout: readTimeout)
-                    try pipeline.addHandler(PushProxHandler(
-                        registry: registry, policy: policy, plainScrapeListener: !useTLS, logger: logger))
+                        readTimeout: readTimeout
+                    ) {
+                        PushProxHandler(registry: registry, policy: policy, plainScrapeListener: !useTLS, logger: logger)
+                    }
                 }
             }
             .bind(host: address.host, port: address.port)

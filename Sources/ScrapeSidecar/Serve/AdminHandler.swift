@@ -20,8 +20,9 @@ final class AdminHandler: ChannelInboundHandler {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPServerHandlers(tls: nil, readTimeout: readTimeout)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics, readiness: readiness))
+                    try channel.pipeline.syncOperations.addHTTPServerHandlers(tls: nil, readTimeout: readTimeout) {
+                        AdminHandler(metrics: metrics, readiness: readiness)
+                    }
                 }
             }
             .bind(host: host, port: port)

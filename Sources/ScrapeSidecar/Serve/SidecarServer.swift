@@ -115,9 +115,11 @@ final class SidecarServer: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     let name = "\(route.listenHost):\(channel.localAddress?.port ?? route.listenPort)"
                     try pipeline.addHTTPServerHandlers(
-                        tls: tls, afterTLS: [HandshakeFailureCounter(metrics: metrics, listener: name)], readTimeout: readTimeout)
-                    try pipeline.addHandler(ScrapeProxyHandler(
-                        policy: policy, pools: pools, metrics: metrics, listener: name, inFlight: inFlight, logger: logger))
+                        tls: tls, afterTLS: [HandshakeFailureCounter(metrics: metrics, listener: name)], readTimeout: readTimeout
+                    ) {
+                        ScrapeProxyHandler(
+                            policy: policy, pools: pools, metrics: metrics, listener: name, inFlight: inFlight, logger: logger)
+                    }
                 }
             }
             .bind(host: route.listenHost, port: route.listenPort)
