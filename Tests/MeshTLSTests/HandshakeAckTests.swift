@@ -17,7 +17,7 @@ import Testing
         let events = Events()
         try channel.pipeline.syncOperations.addHandlers([HandshakeAck(), events])
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        #expect(try channel.pipeline.syncOperations.handler(type: HandshakeAck.self) != nil, "still waiting for the handshake")
+        #expect((try? channel.pipeline.syncOperations.handler(type: HandshakeAck.self)) != nil, "still waiting for the handshake")
 
         channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
         #expect(events.seen.count == 2 && events.seen.last?.contains("handshakeCompleted") == true, "\(events.seen)")
