@@ -39,9 +39,9 @@ struct PKIOptions: ParsableArguments {
         return Array(UnsafeBufferPointer(start: entered, count: strlen(entered))).map { UInt8(bitPattern: $0) }
     }
 
-    func store(caching: Bool = false, encryptingNewCA: Bool = false) -> DirectoryStore {
-        DirectoryStore(directory: directory, caching: caching, passphrase: passphrase(confirming: encryptingNewCA),
-                       encryptsAuthorityKeys: encryptingNewCA)
+    func store(caching: Bool = false, journaling: Bool = false, encryptingNewCA: Bool = false) -> DirectoryStore {
+        DirectoryStore(directory: directory, caching: caching, journaling: journaling,
+                       passphrase: passphrase(confirming: encryptingNewCA), encryptsAuthorityKeys: encryptingNewCA)
     }
 }
 

@@ -9,7 +9,7 @@ import X509
     let authority: CertificateAuthority
 
     init() throws {
-        authority = CertificateAuthority(store: DirectoryStore(directory: directory, caching: true))
+        authority = CertificateAuthority(store: DirectoryStore(directory: directory, caching: true, journaling: true))
         try authority.initialize(.init())
     }
 

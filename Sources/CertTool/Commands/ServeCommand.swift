@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.renewExpiredWithin = try ValidityPeriod(parsing: renewExpiredWithin, allowingZero: true, option: "--renew-expired-within")
         configuration.readTimeout = .seconds(Int64(try ValidityPeriod(parsing: readTimeout, option: "--read-timeout").seconds))
         let logger = try bootstrapLogging(level: logLevel, format: logFormat, label: "certtool.serve")
-        let authority = CertificateAuthority(store: pki.store(caching: true))
+        let authority = CertificateAuthority(store: pki.store(caching: true, journaling: true))
         _ = try authority.loadAuthority()  // asks for an encrypted key's passphrase now, not at the first request
         let server = try EnrollmentServer(configuration, authority: authority, logger: logger)
         try await server.run(waitForTermination: { onHangup in await ProcessSignals.serveUntilTermination(onHangup: onHangup) })

@@ -13,6 +13,7 @@ import X509
 /// certs_by_serial/ SERIAL.pem                              — every certificate ever issued
 /// private/provisioner.key                                  — signs enrollment tokens (certtool token)
 /// tokens.used      "ID EXPIRY" per line                    — one-time tokens already redeemed
+/// journal          enrollment batches not yet checkpointed — see `IssuanceJournal`
 /// ```
 public struct DirectoryStore: PKIStore {
     public let directory: String
@@ -22,10 +23,16 @@ public struct DirectoryStore: PKIStore {
     /// Opens encrypted CA keys; with `encryptsAuthorityKeys`, also encrypts the keys of a CA this store creates.
     let passphrase: KeyPassphrase?
     let encryptsAuthorityKeys: Bool
+    /// With `journaling` (an enrollment server), group commits go through `IssuanceJournal`.
+    let journal: JournalState?
 
-    public init(directory: String, caching: Bool = false, passphrase: KeyPassphrase? = nil, encryptsAuthorityKeys: Bool = false) {
+    public init(
+        directory: String, caching: Bool = false, journaling: Bool = false, passphrase: KeyPassphrase? = nil,
+        encryptsAuthorityKeys: Bool = false
+    ) {
         self.directory = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
         self.cache = caching ? StoreCache() : nil
+        self.journal = journaling ? JournalState() : nil
         self.passphrase = passphrase
         self.encryptsAuthorityKeys = encryptsAuthorityKeys
     }
@@ -40,7 +47,10 @@ public struct DirectoryStore: PKIStore {
         let existed = FileManager.default.fileExists(atPath: directory)
         try createLayout()
         do {
-            return try FileLock(path: path(".lock")).withLock(exclusive: true, body)
+            return try FileLock(path: path(".lock")).withLock(exclusive: true) {
+                try recoverJournal()
+                return try body()
+            }
         } catch {
             // A failed first command leaves no empty pki/ behind. rmdir only removes empty directories, so
             // nothing a concurrent process wrote meanwhile is lost.
@@ -55,6 +65,9 @@ public struct DirectoryStore: PKIStore {
 
     public func withSharedAccess<T>(_ body: () throws -> T) throws -> T {
         guard FileManager.default.fileExists(atPath: directory) else { return try body() }
+        // A crashed server's journal is replayed first, which needs the exclusive lock (and a writable pki/:
+        // a read-only mount reads what is there).
+        if needsJournalReplay, access(directory, W_OK) == 0 { try withExclusiveAccess {} }
         return try FileLock(path: path(".lock")).withLock(exclusive: false, body)
     }
 
@@ -134,7 +147,7 @@ public struct DirectoryStore: PKIStore {
     }
 
     public func saveAuthority(_ material: AuthorityMaterial) throws {
-        try FileBatch.perform { try stageAuthority(material, into: &$0) }
+        try commitOutsideJournal { try stageAuthority(material, into: &$0) }
     }
 
     private func stageAuthority(_ material: AuthorityMaterial, into batch: inout FileBatch) throws {
@@ -186,16 +199,26 @@ public struct DirectoryStore: PKIStore {
     }
 
     public func saveIssuances(_ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?) throws {
-        try writeDatabase(database) { batch in
-            // The last issuance under a name wins, as it would one at a time.
-            var latest: [String: Int] = [:]
-            for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
+        // The last issuance under a name wins, as it would one at a time.
+        var latest: [String: Int] = [:]
+        for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
+        let tokens = tokenLedger?.serialized(now: Date())
+        let record = { (rows: String) in
+            IssuanceJournal.Record(
+                rows: rows,
+                issued: try issuances.enumerated().map { index, issuance in
+                    .init(name: issuance.name, chainPEM: try issuance.chain.reduce("") { try $0 + $1.pemString() },
+                          publishes: latest[issuance.name] == index)
+                },
+                tokens: tokens)
+        }
+        try writeDatabase(database, journaling: record) { batch in
             for (index, issuance) in issuances.enumerated() {
                 try stageCertificate(
                     name: issuance.name, chain: issuance.chain, prepared: issuance.prepared,
                     publishName: latest[issuance.name] == index, into: &batch)
             }
-            if let tokenLedger { try batch.stage(path("tokens.used"), tokenLedger.serialized(now: Date()), mode: 0o600) }
+            if let tokens { try batch.stage(path("tokens.used"), tokens, mode: 0o600) }
         }
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }
@@ -263,15 +286,44 @@ public struct DirectoryStore: PKIStore {
     /// database was read from (every issuance), the new rows are appended after the staged files are durable,
     /// and synced: one small write instead of replacing a file that grows with every certificate. Otherwise
     /// (a revocation, a file changed or torn) index.txt is replaced in the same batch, last.
-    private func writeDatabase(_ database: CertificateDatabase, staging stage: (inout FileBatch) throws -> Void) throws {
+    ///
+    /// A journaling store appends `journaling`'s record of the appended rows instead, as the one durable write,
+    /// then writes the same without syncing.
+    private func writeDatabase(
+        _ database: CertificateDatabase, journaling record: ((String) throws -> IssuanceJournal.Record)? = nil,
+        staging stage: (inout FileBatch) throws -> Void
+    ) throws {
         let file = path("index.txt")
         let rows = database.appendedRows(fileSize: FileStamp(file).size)
         if let rows, !rows.isEmpty { try FileBatch.reserveAppend(file, count: rows.utf8.count) }
-        try FileBatch.perform { batch in
+        if let journal, let record, let rows {
+            // Staged (written under temporary names or unnamed) before the commit point, as in a synced batch:
+            // a full disk fails here, with nothing committed and no token spent.
+            var batch = FileBatch()
+            defer { batch.discard() }
             try stage(&batch)
-            if rows == nil { try batch.stage(file, database.serialized, mode: 0o644) }
+            try appendToJournal(try record(String(rows)))
+            do {
+                try batch.commit(durable: false)
+                if !rows.isEmpty { try FileBatch.append(file, Array(rows.utf8), durably: false) }
+            } catch {
+                // Only renames and links can fail here (a failing disk). The record is durable, so the batch is
+                // committed all the same and the next holder of the lock replays it; its callers see the error.
+                journal.applied(nil)
+                cache?.forgetDatabase()
+                throw error
+            }
+            let stamp = FileStamp(journalPath)
+            journal.applied(stamp)
+            // Not this batch's failure if it fails: the journal holds the batch, and the next batch tries again.
+            if journal.checkpointDue(size: stamp.size) { try? checkpointJournal() }
+        } else {
+            try commitOutsideJournal { batch in
+                try stage(&batch)
+                if rows == nil { try batch.stage(file, database.serialized, mode: 0o644) }
+            }
+            if let rows, !rows.isEmpty { try FileBatch.append(file, Array(rows.utf8), durably: true) }
         }
-        if let rows, !rows.isEmpty { try FileBatch.appendDurably(file, Array(rows.utf8)) }
         var persisted = database
         persisted.markPersisted()
         cache?.remember(persisted, stamp: FileStamp(file))
@@ -286,7 +338,7 @@ public struct DirectoryStore: PKIStore {
     }
 
     public func saveCRL(pem: String, number: Int) throws {
-        try FileBatch.perform { batch in
+        try commitOutsideJournal { batch in
             try batch.stage(path("crl.pem"), pem, mode: 0o644)
             try batch.stage(path("crlnumber"), String(number + 1, radix: 16, uppercase: true).leftPadded(to: 2) + "\n", mode: 0o644)
         }
@@ -307,7 +359,7 @@ extension DirectoryStore {
         }
         guard create else { return nil }
         let key = P256.Signing.PrivateKey()
-        try FileBatch.perform { try $0.stage(file, key.pemRepresentation, mode: 0o600) }
+        try commitOutsideJournal { try $0.stage(file, key.pemRepresentation, mode: 0o600) }
         return key
     }
 

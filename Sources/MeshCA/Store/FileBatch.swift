@@ -90,16 +90,18 @@ struct FileBatch {
     }
 
     /// Syncs every staged file, renames (or links) them into place in staging order, then syncs their
-    /// directories — and, when a file was linked, its new link count, with a second `syncfs`.
-    mutating func commit() throws {
+    /// directories — and, when a file was linked, its new link count, with a second `syncfs`. Not `durable`:
+    /// only renames and links, for writes a journal already made durable (see `IssuanceJournal`).
+    mutating func commit(durable: Bool = true) throws {
         guard let first = staged.first else { return }
+        let sync = durable && Self.syncEnabled
         let directories = Set(staged.map { Self.directory(of: $0.path) })
         let unnamed = staged.compactMap { entry -> UnnamedFile? in
             if case .unnamed(let file) = entry { return file }
             return nil
         }
         let anchor = Self.directory(of: first.path)
-        if Self.syncEnabled {
+        if sync {
             let temporaries = staged.compactMap { entry -> String? in
                 if case .written(let temporary, _) = entry { return temporary }
                 return nil
@@ -120,7 +122,7 @@ struct FileBatch {
             }
         }
         committed = true
-        guard Self.syncEnabled else { return }
+        guard sync else { return }
         if !unnamed.isEmpty {
             // A linked file's inode changed (its link count), not only its directory.
             try Self.sync(on: anchor, files: [], unnamed: unnamed, directories: directories, naming: first.path)
@@ -147,10 +149,7 @@ struct FileBatch {
         on anchor: String, files: [String], unnamed: [UnnamedFile], directories: Set<String>, naming path: String
     ) throws {
         #if os(Linux)
-        let fd = open(anchor.isEmpty ? "." : anchor, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw MeshCAError.io("cannot open \(anchor): \(errnoDescription())") }
-        defer { close(fd) }
-        guard syncfs(fd) == 0 else { throw MeshCAError.io("cannot sync \(path): \(errnoDescription())") }
+        try syncFileSystem(of: anchor.isEmpty ? "." : anchor, naming: path)
         #else
         let synced = files.allSatisfy { file in
             let fd = open(file, O_RDONLY | O_CLOEXEC)
@@ -181,17 +180,18 @@ struct FileBatch {
         }
     }
 
-    /// Appends `bytes` to an existing file with one write and syncs its data: the commit of an append-only
-    /// log. A crash can leave a torn last line, which readers drop (see `CertificateDatabase`); a failed
-    /// write (disk full) is cut back off so the file holds exactly what it held before.
-    static func appendDurably(_ path: String, _ bytes: [UInt8]) throws {
+    /// Appends `bytes` to an existing file with one write and, when `durably`, syncs its data: the commit of an
+    /// append-only log. A crash can leave a torn tail, which readers drop (see `CertificateDatabase`,
+    /// `IssuanceJournal`); a failed write (disk full) is cut back off so the file holds exactly what it held
+    /// before.
+    static func append(_ path: String, _ bytes: [UInt8], durably: Bool) throws {
         let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw MeshCAError.io("cannot open \(path): \(errnoDescription())") }
         defer { close(fd) }
         let length = lseek(fd, 0, SEEK_END)
         do {
             try writeAll(fd, bytes, path: path)
-            if syncEnabled && fdatasync(fd) != 0 {
+            if durably && syncEnabled && fdatasync(fd) != 0 {
                 throw MeshCAError.io("cannot sync \(path): \(errnoDescription())")
             }
         } catch {
@@ -222,10 +222,24 @@ struct FileBatch {
     #endif
 
     /// Stages, commits and cleans up in one go.
-    static func perform(_ body: (inout FileBatch) throws -> Void) throws {
+    static func perform(durable: Bool = true, _ body: (inout FileBatch) throws -> Void) throws {
         var batch = FileBatch()
         defer { batch.discard() }
         try body(&batch)
-        try batch.commit()
+        try batch.commit(durable: durable)
+    }
+
+    /// Makes everything written on the file system holding `directory` durable: one `syncfs` on Linux,
+    /// elsewhere `sync`. Errors name `path` (the file the user knows), else the directory.
+    static func syncFileSystem(of directory: String, naming path: String? = nil) throws {
+        guard syncEnabled else { return }
+        #if os(Linux)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw MeshCAError.io("cannot open \(directory): \(errnoDescription())") }
+        defer { close(fd) }
+        guard syncfs(fd) == 0 else { throw MeshCAError.io("cannot sync \(path ?? directory): \(errnoDescription())") }
+        #elseif canImport(Darwin)
+        Darwin.sync()
+        #endif
     }
 }

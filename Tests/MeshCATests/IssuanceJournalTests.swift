@@ -1,0 +1,109 @@
+import Foundation
+@testable import MeshCA
+import Testing
+import X509
+
+/// The enrollment server's journal (pki/journal): a batch is committed once its record is synced, and whoever
+/// takes the lock after a crash redoes what the crash lost.
+@Suite struct IssuanceJournalTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
+    /// The server's view: caching and journaling.
+    let server: CertificateAuthority
+
+    init() throws {
+        server = CertificateAuthority(store: DirectoryStore(directory: directory, caching: true, journaling: true))
+        try server.initialize(.init())
+    }
+
+    /// Another process's view (certtool list, revoke, …).
+    var otherProcess: CertificateAuthority { CertificateAuthority(store: DirectoryStore(directory: directory)) }
+
+    var journal: String { "\(directory)/journal" }
+
+    func read(_ relative: String) -> String? {
+        try? String(contentsOfFile: "\(directory)/\(relative)", encoding: .utf8)
+    }
+
+    func enroll(_ name: String) async throws -> CertificateAuthority.Issued {
+        let grant = EnrollmentGrant(subjectAltNames: [.dns("\(name).example.internal")], profile: .client)
+        let provisioner = try server.provisioner(create: true)
+        let token = try await provisioner.verify(try await provisioner.token(for: grant, ttl: 600))
+        let key = try KeyType.ecdsaP256.generate()
+        let csr = try EnrollmentCSR.make(key: key, subjectAltNames: grant.subjectAltNames, profile: .client)
+        return try server.commit(try server.prepareEnrollment(csr, token: token, validity: .init(seconds: 3600)))
+    }
+
+    @Test func aRecordRoundTripsAndADamagedOneEndsTheJournal() throws {
+        let first = IssuanceJournal.Record(
+            rows: "V\t300101000000Z\t\t0A\tunknown\t/CN=a\n",
+            issued: [.init(name: "a", chainPEM: "-----BEGIN CERTIFICATE-----\n", publishes: true)], tokens: "t 1\n")
+        var second = first
+        second.tokens = nil
+        let bytes = try IssuanceJournal.frame(first) + IssuanceJournal.frame(second)
+        #expect(IssuanceJournal.records(in: bytes) == [first, second])
+        // The second record cut short, or one payload byte changed: only the first counts.
+        #expect(IssuanceJournal.records(in: Array(bytes.dropLast(5))) == [first])
+        var flipped = bytes
+        flipped[flipped.count - 10] ^= 0x01
+        #expect(IssuanceJournal.records(in: flipped) == [first])
+        #expect(IssuanceJournal.records(in: Array("garbage\n".utf8) + bytes).isEmpty)
+    }
+
+    /// The commit writes pki/ too (unsynced), so other processes see the certificate at once; reading through
+    /// the lock replays nothing twice and leaves the journal empty.
+    @Test func aJournaledBatchIsVisibleAtOnceAndCheckpointedByTheNextProcess() async throws {
+        let issued = try await enroll("a")
+        let serial = issued.certificate.serialNumber.hexString
+        #expect((try FileManager.default.attributesOfItem(atPath: journal)[.size] as? Int ?? 0) > 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: journal)[.posixPermissions] as? Int) == 0o600)
+        #expect(read("index.txt")?.contains("\t\(serial)\t") == true)
+        #expect(read("certs_by_serial/\(serial).pem") == (try issued.certificate.pemString()))
+
+        let listed = try otherProcess.store.withSharedAccess { try otherProcess.store.loadDatabase() }
+        #expect(listed.records.map(\.serial) == [serial])
+        #expect(read("journal") == "")
+        // The server goes on journaling after another process emptied the journal.
+        let next = try await enroll("b")
+        #expect(try otherProcess.store.withSharedAccess { try otherProcess.store.loadDatabase() }.records.map(\.serial)
+            == [serial, next.certificate.serialNumber.hexString])
+    }
+
+    /// What a crash right after the commit point can leave: the record synced, none of pki/'s writes. The next
+    /// process redoes them all; a torn record after it (the crash cut an append short) is dropped.
+    @Test func aCrashAfterTheCommitPointIsRedoneByTheNextProcess() async throws {
+        let indexBefore = try #require(read("index.txt"))
+        let issued = try await enroll("a")
+        let serial = issued.certificate.serialNumber.hexString
+        let record = try Data(contentsOf: URL(fileURLWithPath: journal))
+        let published = try #require(read("issued/\(issued.name).crt"))
+        // Undo what the crash lost: the certificate's files and its row.
+        try FileManager.default.removeItem(atPath: "\(directory)/certs_by_serial/\(serial).pem")
+        try FileManager.default.removeItem(atPath: "\(directory)/issued/\(issued.name).crt")
+        try indexBefore.write(toFile: "\(directory)/index.txt", atomically: true, encoding: .utf8)
+        try (record + record.prefix(40)).write(to: URL(fileURLWithPath: journal))
+
+        let other = otherProcess
+        let database = try other.store.withSharedAccess { try other.store.loadDatabase() }
+        #expect(database.records.map(\.serial) == [serial])
+        #expect(database.records.first?.subject == "/CN=a.example.internal")
+        #expect(read("certs_by_serial/\(serial).pem") == (try issued.certificate.pemString()))
+        #expect(read("issued/\(issued.name).crt") == published)
+        #expect(read("journal") == "")
+        // Renewal finds the replayed row.
+        let key = try KeyType.ecdsaP256.generate()
+        let csr = try EnrollmentCSR.make(key: key, subjectAltNames: [.dns("a.example.internal")], profile: .client)
+        let renewed = try other.commit(try other.prepareRenewal(csr, current: issued.certificate, validity: .init(seconds: 3600)))
+        #expect(try other.store.loadDatabase().records.count == 2)
+        #expect(renewed.certificate.subjectAltNames == issued.certificate.subjectAltNames)
+    }
+
+    /// A write outside the journal (here `certtool issue` of the same name, in the server's process) empties the
+    /// journal first: a later replay must not put back the older certificate.
+    @Test func aWriteOutsideTheJournalIsNotUndoneByAReplay() async throws {
+        let enrolled = try await enroll("a")
+        let reissued = try server.issue(.init(name: enrolled.name, subjectAltNames: [.dns("a.example.internal")], profile: .client, force: true))
+        #expect(read("journal") == "")
+        _ = try otherProcess.store.withSharedAccess { try otherProcess.store.loadDatabase() }
+        #expect(read("issued/\(enrolled.name).crt") == (try reissued.certificate.pemString()))
+    }
+}
