@@ -130,5 +130,10 @@ public final class EnrollmentServer: Sendable {
         try? await channel.close()
         try await group.shutdownGracefully()
         try await pool.shutdownGracefully()
+        do {
+            try authority.store.checkpoint()
+        } catch {
+            logger.error("could not sync pki/ at stop: the next process to open it replays its journal", metadata: ["error": "\(error)"])
+        }
     }
 }

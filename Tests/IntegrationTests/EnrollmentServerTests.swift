@@ -59,6 +59,9 @@ import Testing
         let server = try #require(ca.server)
         server.signal(SIGTERM)
         server.process.waitUntilExit()
+        // The stop checkpointed the journal the enrollment went through: pki/ needs no replay.
+        #expect(try ca.ws.read("pki/journal") == "")
+        #expect(try ca.ws.read("pki/index.txt").contains("/CN=app.example.internal"))
         let events = try JSONLogLines.parse(server.output, skipping: "listening on ")
         let enrolled = try #require(events.first { $0["msg"] as? String == "enrolled" }, "\(events)")
         #expect(enrolled["level"] as? String == "notice")

@@ -26,6 +26,11 @@ extension DirectoryStore {
         journal?.checkpointed(FileStamp(journalPath))
     }
 
+    public func checkpoint() throws {
+        guard journal != nil || FileStamp(journalPath).size > 0 else { return }
+        try withExclusiveAccess { try checkpointJournal() }
+    }
+
     /// A durable write that is not journaled. The journal is checkpointed first, so that no replay can later
     /// undo this write with an older record.
     func commitOutsideJournal(_ body: (inout FileBatch) throws -> Void) throws {

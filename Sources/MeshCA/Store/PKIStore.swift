@@ -78,11 +78,15 @@ public protocol PKIStore: Sendable {
     /// invisible until that commit: the commit, which is serialized, then only names it. Nil when the store
     /// cannot; `saveIssuances` writes it then.
     func prepareFile(for certificate: Certificate) throws -> PreparedCertificate?
+    /// Makes every commit durable in the store itself rather than in a log of it: a server calls it when it
+    /// stops, so that what it leaves needs no replay.
+    func checkpoint() throws
 }
 
 extension PKIStore {
     public func loadAuthority(maximumAge: Duration) throws -> AuthorityMaterial? { try loadAuthority() }
     public func prepareFile(for certificate: Certificate) throws -> PreparedCertificate? { nil }
+    public func checkpoint() throws {}
 }
 
 /// A certificate's file written ahead of its commit (`PKIStore.prepareFile(for:)`); dropped uncommitted, it
