@@ -35,6 +35,43 @@ import Testing
         #expect(text.hasSuffix("\n") && text.contains("\t\(serial)\t"))
     }
 
+    /// The CA server killed with SIGKILL after answering enrollments that are only in its journal (no
+    /// checkpoint for an hour), and the writes to pki/ a power cut could lose taken away: the next certtool
+    /// process replays the journal — every answered certificate has its row (once) and its file — and empties it.
+    @Test func killNineOfTheCAServerLeavesAJournalTheNextProcessReplays() throws {
+        let ws = try Workspace()
+        try ws.ok(["init"])
+        let indexBefore = try ws.read("pki/index.txt")
+        let ca = try CAServerFixture(ws: ws, skipInit: true, wrapper: ["env", "CERTTOOL_CHECKPOINT_SECONDS=3600"])
+        try ca.makeCSR("app")
+        // Made first: certtool token, another process, would replay and empty the journal each time.
+        let tokens = try (0..<3).map { _ in try ca.token(["--san", "DNS:app.example.internal"]) }
+        var serials: [String] = []
+        for (round, token) in tokens.enumerated() {
+            let enrolled = try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(token)"])
+            #expect(enrolled.status == 200, "\(enrolled)")
+            try ca.saveCertificates(enrolled.body, to: "enrolled-\(round).pem")
+            serials.append(try ws.serial("enrolled-\(round).pem"))
+        }
+        ca.stop()  // SIGKILL
+        #expect(try ws.read("pki/journal").count > 0, "the enrollments are in the journal")
+        for serial in serials { try FileManager.default.removeItem(atPath: ws.path("pki/certs_by_serial/\(serial).pem")) }
+        try FileManager.default.removeItem(atPath: ws.path("pki/tokens.used"))
+        try ws.write("pki/index.txt", indexBefore)
+
+        let list = try ws.certtool(["list", "--json"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let index = try ws.read("pki/index.txt")
+        for serial in serials {
+            #expect(index.components(separatedBy: "\t\(serial)\t").count == 2, "one row for \(serial): \(index)")
+            #expect(FileManager.default.fileExists(atPath: ws.path("pki/certs_by_serial/\(serial).pem")))
+        }
+        #expect(try ws.read("pki/journal") == "")
+        // The tokens stay spent (tokens.used came back from the journal): the restarted server refuses the last.
+        try ca.start()
+        #expect(try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(tokens[2])"]).status == 401)
+    }
+
     /// The CA's clock three minutes ahead of or behind the sidecar's (libfaketime): notBefore is back-dated
     /// 5 minutes, so the agent on the real clock trusts the CA's server certificate, openssl accepts the issued
     /// set at once, and renewal over mTLS works with the CA judging the client on its own clock.
