@@ -97,6 +97,14 @@ import X509
         #expect(renewed.certificate.subjectAltNames == issued.certificate.subjectAltNames)
     }
 
+    /// A journal this version cannot read (a newer certtool's) is refused, not dropped as a torn one.
+    @Test func aJournalOfAnotherFormatIsLeftAlone() throws {
+        let foreign = "meshca-journal-2 3 ABC\nxyz\n"
+        try foreign.write(toFile: journal, atomically: true, encoding: .utf8)
+        #expect(throws: MeshCAError.self) { try otherProcess.store.withExclusiveAccess {} }
+        #expect(read("journal") == foreign)
+    }
+
     /// A write outside the journal (here `certtool issue` of the same name, in the server's process) empties the
     /// journal first: a later replay must not put back the older certificate.
     @Test func aWriteOutsideTheJournalIsNotUndoneByAReplay() async throws {

@@ -45,7 +45,11 @@ extension DirectoryStore {
         guard let data = FileManager.default.contents(atPath: journalPath) else {
             throw MeshCAError.io("cannot read \(journalPath): \(errnoDescription())")
         }
-        for record in IssuanceJournal.records(in: Array(data)) { try replay(record) }
+        let bytes = Array(data)
+        guard bytes.isEmpty || IssuanceJournal.isReadable(bytes) else {
+            throw MeshCAError.store("\(journalPath) is not a journal this certtool can replay: open the pki with the certtool that wrote it")
+        }
+        for record in IssuanceJournal.records(in: bytes) { try replay(record) }
         try checkpointJournal()
     }
 

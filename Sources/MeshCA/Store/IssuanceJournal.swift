@@ -34,6 +34,12 @@ enum IssuanceJournal {
 
     private static let magic = "meshca-journal-1"
 
+    /// Whether `bytes` (a non-empty journal) starts like one this version writes. A journal of another format
+    /// (a newer certtool's) must not be dropped as if it were torn.
+    static func isReadable(_ bytes: [UInt8]) -> Bool {
+        bytes.starts(with: Array("\(magic) ".utf8))
+    }
+
     /// `meshca-journal-1 LENGTH SHA256` and a newline, the record's JSON (LENGTH bytes), a newline.
     static func frame(_ record: Record) throws -> [UInt8] {
         let payload = Array(try JSONEncoder().encode(record))
