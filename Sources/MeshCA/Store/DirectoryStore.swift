@@ -23,16 +23,17 @@ public struct DirectoryStore: PKIStore {
     /// Opens encrypted CA keys; with `encryptsAuthorityKeys`, also encrypts the keys of a CA this store creates.
     let passphrase: KeyPassphrase?
     let encryptsAuthorityKeys: Bool
-    /// With `journaling` (an enrollment server), group commits go through `IssuanceJournal`.
+    /// With `journaling` (an enrollment server), group commits go through `IssuanceJournal`, checkpointed every
+    /// `checkpointInterval` at most (nil: `CERTTOOL_CHECKPOINT_SECONDS`, else one second).
     let journal: JournalState?
 
     public init(
-        directory: String, caching: Bool = false, journaling: Bool = false, passphrase: KeyPassphrase? = nil,
-        encryptsAuthorityKeys: Bool = false
+        directory: String, caching: Bool = false, journaling: Bool = false, checkpointInterval: Duration? = nil,
+        passphrase: KeyPassphrase? = nil, encryptsAuthorityKeys: Bool = false
     ) {
         self.directory = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
         self.cache = caching ? StoreCache() : nil
-        self.journal = journaling ? JournalState() : nil
+        self.journal = journaling ? JournalState(interval: checkpointInterval) : nil
         self.passphrase = passphrase
         self.encryptsAuthorityKeys = encryptsAuthorityKeys
     }

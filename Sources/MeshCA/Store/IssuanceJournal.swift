@@ -75,11 +75,15 @@ final class JournalState: @unchecked Sendable {
     private let lock = NIOLock()
     private var applied: FileStamp?
     private var lastCheckpoint = ContinuousClock.now
-    /// How stale pki/'s durable state may get, and how much a replay may have to redo:
-    /// `CERTTOOL_CHECKPOINT_SECONDS`, default 1.
-    private let interval: Duration = .seconds(
-        environmentVariable("CERTTOOL_CHECKPOINT_SECONDS").flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 1)
+    /// How stale pki/'s durable state may get, and how much a replay may have to redo.
+    private let interval: Duration
     private let maximumSize: Int64 = 4 << 20
+
+    /// `interval` nil: `CERTTOOL_CHECKPOINT_SECONDS`, else one second.
+    init(interval: Duration?) {
+        self.interval = interval ?? .seconds(
+            environmentVariable("CERTTOOL_CHECKPOINT_SECONDS").flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 1)
+    }
 
     /// Whether the journal at `stamp` holds anything this process has not applied itself.
     func needsReplay(_ stamp: FileStamp) -> Bool {
