@@ -38,9 +38,10 @@ import X509
     @Test func aRecordRoundTripsAndADamagedOneEndsTheJournal() throws {
         let first = IssuanceJournal.Record(
             rows: "V\t300101000000Z\t\t0A\tunknown\t/CN=a\n",
-            issued: [.init(name: "a", chainPEM: "-----BEGIN CERTIFICATE-----\n", publishes: true)], tokens: "t 1\n")
+            issued: [.init(name: "a", chainPEM: "-----BEGIN CERTIFICATE-----\n", publishes: true)],
+            redeemed: [.init(id: "t", expiresAt: Date(timeIntervalSince1970: 1_900_000_000))])
         var second = first
-        second.tokens = nil
+        second.redeemed = []
         let bytes = try IssuanceJournal.frame(first) + IssuanceJournal.frame(second)
         #expect(IssuanceJournal.records(in: bytes) == [first, second])
         // The second record cut short, or one payload byte changed: only the first counts.
@@ -81,6 +82,7 @@ import X509
         // Undo what the crash lost: the certificate's files and its row.
         try FileManager.default.removeItem(atPath: "\(directory)/certs_by_serial/\(serial).pem")
         try FileManager.default.removeItem(atPath: "\(directory)/issued/\(issued.name).crt")
+        try FileManager.default.removeItem(atPath: "\(directory)/tokens.used")
         try indexBefore.write(toFile: "\(directory)/index.txt", atomically: true, encoding: .utf8)
         try (record + record.prefix(40)).write(to: URL(fileURLWithPath: journal))
 
@@ -91,6 +93,7 @@ import X509
         #expect(read("certs_by_serial/\(serial).pem") == (try issued.certificate.pemString()))
         #expect(read("issued/\(issued.name).crt") == published)
         #expect(read("journal") == "")
+        #expect(read("tokens.used")?.split(separator: "\n").count == 1, "the spent token is back in tokens.used")
         // Renewal finds the replayed row.
         let key = try KeyType.ecdsaP256.generate()
         let csr = try EnrollmentCSR.make(key: key, subjectAltNames: [.dns("a.example.internal")], profile: .client)

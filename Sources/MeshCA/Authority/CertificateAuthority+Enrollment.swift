@@ -154,12 +154,16 @@ extension CertificateAuthority {
                     guard database.record(serial: serial) == nil else {
                         throw MeshCAError.store("serial \(serial) is already in the database (random collision): try again")
                     }
-                    if case .token(let id, let expiresAt) = job.authorization { _ = ledger!.consume(id, expiresAt: expiresAt) }
+                    var redeemed: (id: String, expiresAt: Date)?
+                    if case .token(let id, let expiresAt) = job.authorization {
+                        _ = ledger!.consume(id, expiresAt: expiresAt)
+                        redeemed = (id, expiresAt)
+                    }
                     database.append(.init(
                         status: .valid, expiry: leaf.notValidAfter, revocationDate: nil, revocationReason: nil,
                         serial: serial, subject: leaf.subject.opensslOneLine))
                     let chain = [leaf] + material.chain
-                    stored.append(StoredIssuance(name: job.request.name, chain: chain, prepared: job.prepared))
+                    stored.append(StoredIssuance(name: job.request.name, chain: chain, prepared: job.prepared, redeemedToken: redeemed))
                     return Issued(name: job.request.name, chain: chain, privateKeyPEM: nil, createdAuthority: nil)
                 }
             }

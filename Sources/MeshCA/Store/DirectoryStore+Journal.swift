@@ -61,7 +61,11 @@ extension DirectoryStore {
                 try stage(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), try leaf.pemString(), mode: 0o644, into: &batch)
                 if issued.publishes { try stage(path("issued/\(issued.name).crt"), issued.chainPEM, mode: 0o644, into: &batch) }
             }
-            if let tokens = record.tokens { try stage(path("tokens.used"), tokens, mode: 0o600, into: &batch) }
+            if !record.redeemed.isEmpty {
+                var ledger = try loadTokenLedger()
+                for token in record.redeemed { _ = ledger.consume(token.id, expiresAt: token.expiresAt) }
+                try stage(path("tokens.used"), ledger.serialized(now: Date()), mode: 0o600, into: &batch)
+            }
         }
         for issued in record.issued where issued.publishes { unlink(path("private/\(issued.name).key")) }
 

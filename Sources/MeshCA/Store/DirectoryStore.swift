@@ -203,7 +203,6 @@ public struct DirectoryStore: PKIStore {
         // The last issuance under a name wins, as it would one at a time.
         var latest: [String: Int] = [:]
         for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
-        let tokens = tokenLedger?.serialized(now: Date())
         let record = { (rows: String) in
             IssuanceJournal.Record(
                 rows: rows,
@@ -211,7 +210,7 @@ public struct DirectoryStore: PKIStore {
                     .init(name: issuance.name, chainPEM: try issuance.chain.reduce("") { try $0 + $1.pemString() },
                           publishes: latest[issuance.name] == index)
                 },
-                tokens: tokens)
+                redeemed: issuances.compactMap { $0.redeemedToken.map { .init(id: $0.id, expiresAt: $0.expiresAt) } })
         }
         try writeDatabase(database, journaling: record) { batch in
             for (index, issuance) in issuances.enumerated() {
@@ -219,7 +218,7 @@ public struct DirectoryStore: PKIStore {
                     name: issuance.name, chain: issuance.chain, prepared: issuance.prepared,
                     publishName: latest[issuance.name] == index, into: &batch)
             }
-            if let tokens { try batch.stage(path("tokens.used"), tokens, mode: 0o600) }
+            if let tokenLedger { try batch.stage(path("tokens.used"), tokenLedger.serialized(now: Date()), mode: 0o600) }
         }
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }

@@ -25,11 +25,17 @@ enum IssuanceJournal {
             var publishes: Bool
         }
 
+        struct Token: Codable, Equatable {
+            var id: String
+            var expiresAt: Date
+        }
+
         /// index.txt rows, appended.
         var rows: String
         var issued: [Issued]
-        /// The whole of tokens.used after the batch, when the batch redeemed tokens.
-        var tokens: String?
+        /// The tokens the batch redeemed, for tokens.used: only these, as the rest of the ledger is in the file
+        /// since the last checkpoint, and the whole ledger per batch would grow with every token.
+        var redeemed: [Token]
     }
 
     private static let magic = "meshca-journal-1"

@@ -105,10 +105,16 @@ public struct StoredIssuance: Sendable {
     public var chain: [Certificate]
     /// The leaf's file, when it was written ahead (`PKIStore.prepareFile(for:)`).
     public var prepared: PreparedCertificate?
+    /// The one-time token this issuance spent (its id and expiry), when a token authorized it.
+    public var redeemedToken: (id: String, expiresAt: Date)?
 
-    public init(name: String, chain: [Certificate], prepared: PreparedCertificate? = nil) {
+    public init(
+        name: String, chain: [Certificate], prepared: PreparedCertificate? = nil,
+        redeemedToken: (id: String, expiresAt: Date)? = nil
+    ) {
         self.name = name
         self.chain = chain
         self.prepared = prepared
+        self.redeemedToken = redeemedToken
     }
 }
