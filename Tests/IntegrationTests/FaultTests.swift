@@ -67,6 +67,11 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: ws.path("pki/certs_by_serial/\(serial).pem")))
         }
         #expect(try ws.read("pki/journal") == "")
+        // OpenSSL reads the replayed rows.
+        try ws.write("openssl.cnf", "[ca]\ndefault_ca = meshca\n[meshca]\ndatabase = pki/index.txt\n")
+        for serial in serials {
+            #expect(try ws.openssl(["ca", "-config", "openssl.cnf", "-status", serial]).output.contains("=Valid (V)"))
+        }
         // The tokens stay spent (tokens.used came back from the journal): the restarted server refuses the last.
         try ca.start()
         #expect(try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(tokens[2])"]).status == 401)

@@ -102,6 +102,26 @@ import X509
         #expect(renewed.certificate.subjectAltNames == issued.certificate.subjectAltNames)
     }
 
+    /// Two records under one name (a renewal, say) replayed together: both rows and files come back, and the
+    /// name stands for the later certificate.
+    @Test func aReplayPublishesEachNameByItsLastRecord() async throws {
+        let indexBefore = try #require(read("index.txt"))
+        let first = try await enroll("a")
+        let second = try await enroll("a")
+        #expect(first.name == second.name)
+        let serials = [first, second].map { $0.certificate.serialNumber.hexString }
+        for serial in serials { try FileManager.default.removeItem(atPath: "\(directory)/certs_by_serial/\(serial).pem") }
+        try FileManager.default.removeItem(atPath: "\(directory)/issued/\(first.name).crt")
+        try indexBefore.write(toFile: "\(directory)/index.txt", atomically: true, encoding: .utf8)
+
+        let other = otherProcess
+        #expect(try other.store.withSharedAccess { try other.store.loadDatabase() }.records.map(\.serial) == serials)
+        for issued in [first, second] {
+            #expect(read("certs_by_serial/\(issued.certificate.serialNumber.hexString).pem") == (try issued.certificate.pemString()))
+        }
+        #expect(read("issued/\(first.name).crt") == (try second.certificate.pemString()))
+    }
+
     /// A journal this version cannot read (a newer certtool's) is refused, not dropped as a torn one.
     @Test func aJournalOfAnotherFormatIsLeftAlone() throws {
         let foreign = "meshca-journal-2 3 ABC\nxyz\n"

@@ -49,31 +49,40 @@ extension DirectoryStore {
         guard bytes.isEmpty || IssuanceJournal.isReadable(bytes) else {
             throw MeshCAError.store("\(journalPath) is not a journal this certtool can replay: open the pki with the certtool that wrote it")
         }
-        for record in IssuanceJournal.records(in: bytes) { try replay(record) }
+        try replay(IssuanceJournal.records(in: bytes))
         try checkpointJournal()
     }
 
-    /// Writes what `record` says pki/ holds, where it does not hold it yet; unsynced (a checkpoint follows).
-    private func replay(_ record: IssuanceJournal.Record) throws {
+    /// Writes what `records` say pki/ holds, where it does not hold it yet, in one pass (index.txt and the token
+    /// ledger read once, each name published once: by its last record); unsynced, as a checkpoint follows.
+    private func replay(_ records: [IssuanceJournal.Record]) throws {
+        guard !records.isEmpty else { return }
+        var published: [String: String] = [:]
+        for issued in records.flatMap(\.issued) where issued.publishes { published[issued.name] = issued.chainPEM }
+        let redeemed = records.flatMap(\.redeemed)
         try FileBatch.perform(durable: false) { batch in
-            for issued in record.issued {
+            for issued in records.flatMap(\.issued) {
                 let leaf = try PEMFiles.certificates(issued.chainPEM, source: journalPath)[0]
                 try stage(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), try leaf.pemString(), mode: 0o644, into: &batch)
-                if issued.publishes { try stage(path("issued/\(issued.name).crt"), issued.chainPEM, mode: 0o644, into: &batch) }
             }
-            if !record.redeemed.isEmpty {
+            for (name, chainPEM) in published { try stage(path("issued/\(name).crt"), chainPEM, mode: 0o644, into: &batch) }
+            if !redeemed.isEmpty {
                 var ledger = try loadTokenLedger()
-                for token in record.redeemed { _ = ledger.consume(token.id, expiresAt: token.expiresAt) }
+                for token in redeemed { _ = ledger.consume(token.id, expiresAt: token.expiresAt) }
                 try stage(path("tokens.used"), ledger.serialized(now: Date()), mode: 0o600, into: &batch)
             }
         }
-        for issued in record.issued where issued.publishes { unlink(path("private/\(issued.name).key")) }
+        for name in published.keys { unlink(path("private/\(name).key")) }
 
         var database = try loadDatabase()
-        let rows = try CertificateDatabase(parsing: record.rows, source: journalPath).records
-        let missing = rows.filter { database.record(serial: $0.serial) == nil }
-        guard !missing.isEmpty else { return }
-        for row in missing { database.append(row) }
+        let before = database.records.count
+        for record in records {
+            for row in try CertificateDatabase(parsing: record.rows, source: journalPath).records
+            where database.record(serial: row.serial) == nil {
+                database.append(row)
+            }
+        }
+        guard database.records.count > before else { return }
         let index = path("index.txt")
         if let appended = database.appendedRows(fileSize: FileStamp(index).size) {
             try FileBatch.append(index, Array(appended.utf8), durably: false)
@@ -85,7 +94,7 @@ extension DirectoryStore {
 
     /// Stages `text` at `path` unless the file holds exactly that already.
     private func stage(_ path: String, _ text: String, mode: mode_t, into batch: inout FileBatch) throws {
-        if FileManager.default.contents(atPath: path).map({ Array($0) }) == Array(text.utf8) { return }
+        if try readIfPresent(path) == text { return }
         try batch.stage(path, text, mode: mode)
     }
 }

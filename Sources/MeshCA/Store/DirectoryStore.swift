@@ -410,7 +410,7 @@ extension String {
 }
 
 /// The file's text, or nil when it does not exist.
-private func readIfPresent(_ path: String) throws -> String? {
+func readIfPresent(_ path: String) throws -> String? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }
     do {
         return try String(contentsOfFile: path, encoding: .utf8)
