@@ -122,6 +122,35 @@ import X509
         #expect(read("issued/\(first.name).crt") == (try second.certificate.pemString()))
     }
 
+    /// A redeemed token is appended to tokens.used, however long the ledger: the file keeps its inode and
+    /// every line it held. A ledger another process rewrote is read again, so its tokens stay spent.
+    @Test func aRedeemedTokenIsAppendedToTheLedger() async throws {
+        _ = try await enroll("first")
+        let ledger = "\(directory)/tokens.used"
+        let filler = (0..<5_000).map { "filler-\($0) \(Int(Date().timeIntervalSince1970) + 3600)\n" }.joined()
+        try FileBatch.perform { try $0.stage(ledger, try #require(read("tokens.used")) + filler, mode: 0o600) }
+        let before = try #require(read("tokens.used"))
+        let inode = try FileManager.default.attributesOfItem(atPath: ledger)[.systemFileNumber] as? Int
+        _ = try await enroll("second")
+        let after = try #require(read("tokens.used"))
+        #expect(after.hasPrefix(before))
+        #expect(after.split(separator: "\n").count == before.split(separator: "\n").count + 1)
+        #expect(try FileManager.default.attributesOfItem(atPath: ledger)[.systemFileNumber] as? Int == inode)
+        #expect((try FileManager.default.attributesOfItem(atPath: ledger)[.posixPermissions] as? Int) == 0o600)
+
+        // Another process (or a person) rewrites the ledger with a token the server has not seen spent.
+        let grant = EnrollmentGrant(subjectAltNames: [.dns("third.example.internal")], profile: .client)
+        let provisioner = try server.provisioner(create: true)
+        let token = try await provisioner.verify(try await provisioner.token(for: grant, ttl: 600))
+        try FileBatch.perform {
+            try $0.stage(ledger, after + "\(token.id) \(Int(token.expiresAt.timeIntervalSince1970))\n", mode: 0o600)
+        }
+        let csr = try EnrollmentCSR.make(key: try KeyType.ecdsaP256.generate(), subjectAltNames: grant.subjectAltNames, profile: .client)
+        #expect(throws: EnrollmentRefusal.self) {
+            try server.commit(try server.prepareEnrollment(csr, token: token, validity: .init(seconds: 3600)))
+        }
+    }
+
     /// A journal this version cannot read (a newer certtool's) is refused, not dropped as a torn one.
     @Test func aJournalOfAnotherFormatIsLeftAlone() throws {
         let foreign = "meshca-journal-2 3 ABC\nxyz\n"

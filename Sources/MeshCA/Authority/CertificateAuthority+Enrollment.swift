@@ -140,7 +140,7 @@ extension CertificateAuthority {
                 Result<Issued, any Error> {
                     switch job.authorization {
                     case .token(let id, _):
-                        if ledger == nil { ledger = try store.loadTokenLedger() }
+                        if ledger == nil { ledger = try store.takeTokenLedger() }
                         guard !ledger!.isUsed(id) else {
                             throw EnrollmentRefusal(.reusedToken, "the enrollment token was already used: tokens are one-time, make a new one with certtool token")
                         }
@@ -167,10 +167,10 @@ extension CertificateAuthority {
                     return Issued(name: job.request.name, chain: chain, privateKeyPEM: nil, createdAuthority: nil)
                 }
             }
-            if !stored.isEmpty || ledger != nil {
+            if !stored.isEmpty {
                 try store.saveIssuances(stored, database: database, tokenLedger: ledger)
             } else {
-                store.returnUnchanged(database)
+                store.returnUnchanged(database, tokenLedger: ledger)
             }
             return results
         }

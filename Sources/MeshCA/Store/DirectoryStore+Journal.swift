@@ -60,6 +60,7 @@ extension DirectoryStore {
         var published: [String: String] = [:]
         for issued in records.flatMap(\.issued) where issued.publishes { published[issued.name] = issued.chainPEM }
         let redeemed = records.flatMap(\.redeemed)
+        var ledgerLines: String?
         try FileBatch.perform(durable: false) { batch in
             for issued in records.flatMap(\.issued) {
                 let leaf = try PEMFiles.certificates(issued.chainPEM, source: journalPath)[0]
@@ -67,11 +68,16 @@ extension DirectoryStore {
             }
             for (name, chainPEM) in published { try stage(path("issued/\(name).crt"), chainPEM, mode: 0o644, into: &batch) }
             if !redeemed.isEmpty {
-                var ledger = try loadTokenLedger()
+                var ledger = try takeTokenLedger()
                 for token in redeemed { _ = ledger.consume(token.id, expiresAt: token.expiresAt) }
-                try stage(path("tokens.used"), ledger.serialized(now: Date()), mode: 0o600, into: &batch)
+                switch ledger.change(fileSize: FileStamp(path("tokens.used")).size, now: Date()) {
+                case .none: break
+                case .append(let lines): ledgerLines = lines
+                case .rewrite(let text): try batch.stage(path("tokens.used"), text, mode: 0o600)
+                }
             }
         }
+        if let ledgerLines { try FileBatch.append(path("tokens.used"), Array(ledgerLines.utf8), durably: false) }
         for name in published.keys { unlink(path("private/\(name).key")) }
 
         var database = try loadDatabase()

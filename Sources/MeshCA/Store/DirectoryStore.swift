@@ -212,13 +212,22 @@ public struct DirectoryStore: PKIStore {
                 },
                 redeemed: issuances.compactMap { $0.redeemedToken.map { .init(id: $0.id, expiresAt: $0.expiresAt) } })
         }
-        try writeDatabase(database, journaling: record) { batch in
+        let ledgerFile = path("tokens.used")
+        var ledger = tokenLedger
+        let ledgerChange = ledger?.change(fileSize: FileStamp(ledgerFile).size, now: Date()) ?? .none
+        var appending: (path: String, text: String)?
+        if case .append(let lines) = ledgerChange { appending = (ledgerFile, lines) }
+        try writeDatabase(database, journaling: record, appending: appending) { batch in
             for (index, issuance) in issuances.enumerated() {
                 try stageCertificate(
                     name: issuance.name, chain: issuance.chain, prepared: issuance.prepared,
                     publishName: latest[issuance.name] == index, into: &batch)
             }
-            if let tokenLedger { try batch.stage(path("tokens.used"), tokenLedger.serialized(now: Date()), mode: 0o600) }
+            if case .rewrite(let text) = ledgerChange { try batch.stage(ledgerFile, text, mode: 0o600) }
+        }
+        if var ledger {
+            ledger.saved(ledgerChange)
+            cache?.remember(ledger, stamp: FileStamp(ledgerFile))
         }
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }
@@ -274,8 +283,9 @@ public struct DirectoryStore: PKIStore {
         return database
     }
 
-    public func returnUnchanged(_ database: CertificateDatabase) {
+    public func returnUnchanged(_ database: CertificateDatabase, tokenLedger: TokenLedger?) {
         cache?.remember(database, stamp: FileStamp(path("index.txt")))
+        if let tokenLedger { cache?.remember(tokenLedger, stamp: FileStamp(path("tokens.used"))) }
     }
 
     public func saveDatabase(_ database: CertificateDatabase) throws {
@@ -289,13 +299,16 @@ public struct DirectoryStore: PKIStore {
     ///
     /// A journaling store appends `journaling`'s record of the appended rows instead, as the one durable write,
     /// then writes the same without syncing.
+    ///
+    /// `appending` is appended to its file after the commit point like the rows (a token ledger's new lines).
     private func writeDatabase(
         _ database: CertificateDatabase, journaling record: ((String) throws -> IssuanceJournal.Record)? = nil,
-        staging stage: (inout FileBatch) throws -> Void
+        appending extra: (path: String, text: String)? = nil, staging stage: (inout FileBatch) throws -> Void
     ) throws {
         let file = path("index.txt")
         let rows = database.appendedRows(fileSize: FileStamp(file).size)
         if let rows, !rows.isEmpty { try FileBatch.reserveAppend(file, count: rows.utf8.count) }
+        if let extra { try FileBatch.reserveAppend(extra.path, count: extra.text.utf8.count) }
         if let journal, let record, let rows {
             // Staged (written under temporary names or unnamed) before the commit point, as in a synced batch:
             // a full disk fails here, with nothing committed and no token spent.
@@ -305,12 +318,15 @@ public struct DirectoryStore: PKIStore {
             try appendToJournal(try record(String(rows)))
             do {
                 try batch.commit(durable: false)
+                if let extra { try FileBatch.append(extra.path, Array(extra.text.utf8), durably: false) }
                 if !rows.isEmpty { try FileBatch.append(file, Array(rows.utf8), durably: false) }
             } catch {
-                // Only renames and links can fail here (a failing disk). The record is durable, so the batch is
-                // committed all the same and the next holder of the lock replays it; its callers see the error.
+                // Only renames, links and reserved appends can fail here (a failing disk). The record is durable,
+                // so the batch is committed all the same and the next holder of the lock replays it; its callers
+                // see the error.
                 journal.applied(nil)
                 cache?.forgetDatabase()
+                cache?.forgetLedger()
                 throw error
             }
             let stamp = FileStamp(journalPath)
@@ -322,6 +338,7 @@ public struct DirectoryStore: PKIStore {
                 try stage(&batch)
                 if rows == nil { try batch.stage(file, database.serialized, mode: 0o644) }
             }
+            if let extra { try FileBatch.append(extra.path, Array(extra.text.utf8), durably: true) }
             if let rows, !rows.isEmpty { try FileBatch.append(file, Array(rows.utf8), durably: true) }
         }
         var persisted = database
@@ -363,8 +380,10 @@ extension DirectoryStore {
         return key
     }
 
-    public func loadTokenLedger() throws -> TokenLedger {
-        TokenLedger(parsing: try readIfPresent(path("tokens.used")) ?? "")
+    public func takeTokenLedger() throws -> TokenLedger {
+        let file = path("tokens.used")
+        if let cached = cache?.takeLedger(stamp: FileStamp(file)) { return cached }
+        return TokenLedger(parsing: try readIfPresent(file) ?? "")
     }
 }
 
@@ -373,6 +392,7 @@ final class StoreCache: @unchecked Sendable {
     private let lock = NIOLock()
     private var authority: (material: AuthorityMaterial, stamps: [FileStamp], checked: ContinuousClock.Instant)?
     private var database: (value: CertificateDatabase, stamp: FileStamp)?
+    private var ledger: (value: TokenLedger, stamp: FileStamp)?
 
     func authority(stamps: [FileStamp]) -> AuthorityMaterial? {
         lock.withLock {
@@ -401,6 +421,18 @@ final class StoreCache: @unchecked Sendable {
     func remember(_ value: CertificateDatabase, stamp: FileStamp) { lock.withLock { database = (value, stamp) } }
 
     func forgetDatabase() { lock.withLock { database = nil } }
+
+    /// The ledger, handed over (forgotten here) so that its owner changes it without copying it.
+    func takeLedger(stamp: FileStamp) -> TokenLedger? {
+        lock.withLock {
+            defer { ledger = nil }
+            return ledger?.stamp == stamp && stamp.size >= 0 ? ledger?.value : nil
+        }
+    }
+
+    func remember(_ value: TokenLedger, stamp: FileStamp) { lock.withLock { ledger = (value, stamp) } }
+
+    func forgetLedger() { lock.withLock { ledger = nil } }
 }
 
 extension String {

@@ -58,8 +58,9 @@ public protocol PKIStore: Sendable {
     /// The database to change and save back under the exclusive lock. A store that keeps the database in
     /// memory hands its copy over (and gets it back from the save), so adding a row does not copy every row.
     func takeDatabase() throws -> CertificateDatabase
-    /// Gives back a database from `takeDatabase` that did not change, so nothing was saved.
-    func returnUnchanged(_ database: CertificateDatabase)
+    /// Gives back a database from `takeDatabase` (and a ledger from `takeTokenLedger`) that did not change, so
+    /// nothing was saved.
+    func returnUnchanged(_ database: CertificateDatabase, tokenLedger: TokenLedger?)
     func saveDatabase(_ database: CertificateDatabase) throws
 
     /// The number the next CRL gets (1 for the first).
@@ -69,8 +70,9 @@ public protocol PKIStore: Sendable {
 
     /// The key that signs enrollment tokens. With `create`, one is generated and stored on first use.
     func provisionerKey(create: Bool) throws -> P256.Signing.PrivateKey?
-    /// The one-time enrollment tokens already redeemed.
-    func loadTokenLedger() throws -> TokenLedger
+    /// The one-time enrollment tokens already redeemed, to change and save back under the exclusive lock (with
+    /// `saveIssuances`). A store that keeps the ledger in memory hands its copy over, as with `takeDatabase`.
+    func takeTokenLedger() throws -> TokenLedger
     /// Stores several issued certificates, the database that records them and (when given) the token ledger
     /// as one durable write, the database last: the group commit of an enrollment server.
     func saveIssuances(_ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?) throws
