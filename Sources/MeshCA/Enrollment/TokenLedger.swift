@@ -2,9 +2,9 @@ import MeshPlatform
 
 /// One-time enrollment tokens already redeemed, as the store keeps them ("ID EXPIRY" per line).
 ///
-/// The file only grows by appended lines, so that redeeming a token costs the same with 50,000 tokens in the
-/// ledger as with none. It is rewritten without the expired tokens (which cannot verify any more) once it has
-/// doubled since it was last rewritten: an amortized constant cost per token.
+/// The file only grows by appended lines, so that a batch writes the tokens it redeemed and nothing else,
+/// however long the ledger. It is rewritten without the expired tokens (which cannot verify any more) once it
+/// has doubled since it was last rewritten: an amortized constant cost per token.
 public struct TokenLedger: Sendable, Equatable {
     private var expiries: [String: Int]
     /// Lines of tokens redeemed since the ledger was read or saved.
