@@ -5,7 +5,7 @@ import MeshPlatform
 /// The file only grows by appended lines, so that a batch writes the tokens it redeemed and nothing else,
 /// however long the ledger. It is rewritten without the expired tokens (which cannot verify any more) once it
 /// has doubled since it was last rewritten: an amortized constant cost per token.
-public struct TokenLedger: Sendable, Equatable {
+public struct TokenLedger: Sendable {
     private var expiries: [String: Int]
     /// Lines of tokens redeemed since the ledger was read or saved.
     private var unsaved = ""
@@ -55,9 +55,8 @@ public struct TokenLedger: Sendable, Equatable {
     /// from or saved to and has not doubled since it was last rewritten; otherwise the whole ledger without
     /// its expired tokens.
     public mutating func change(fileSize: Int64, now: Date) -> Change {
-        let newLines = unsaved.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
         if let persistedLength, fileSize >= 0, Int64(persistedLength) == fileSize,
-            persistedLines + newLines <= 2 * linesAtRewrite + 1024
+            persistedLines + Self.lineCount(unsaved) <= 2 * linesAtRewrite + 1024
         {
             return unsaved.isEmpty ? .none : .append(unsaved)
         }
@@ -73,12 +72,16 @@ public struct TokenLedger: Sendable, Equatable {
             return
         case .append(let lines):
             persistedLength! += lines.utf8.count
-            persistedLines += lines.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+            persistedLines += Self.lineCount(lines)
         case .rewrite(let text):
             persistedLength = text.utf8.count
             persistedLines = expiries.count
             linesAtRewrite = persistedLines
         }
         unsaved = ""
+    }
+
+    private static func lineCount(_ text: String) -> Int {
+        text.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
     }
 }
