@@ -5,11 +5,12 @@ import X509
 
 /// Tokens, certs-only PKCS#7 and the group commit behind `certtool serve`, on a temporary pki/.
 @Suite struct EnrollmentTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("enroll-\(UUID().uuidString)").path
+    let scratch = ScratchDirectory("enroll")
+    var directory: String { scratch.path }
     let authority: CertificateAuthority
 
     init() throws {
-        authority = CertificateAuthority(store: DirectoryStore(directory: directory, caching: true, journaling: true))
+        authority = CertificateAuthority(store: DirectoryStore(directory: scratch.path, caching: true, journaling: true))
         try authority.initialize(.init())
     }
 

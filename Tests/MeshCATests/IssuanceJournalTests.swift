@@ -6,14 +6,15 @@ import X509
 /// The enrollment server's journal (pki/journal): a batch is committed once its record is synced, and whoever
 /// takes the lock after a crash redoes what the crash lost.
 @Suite struct IssuanceJournalTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
+    let scratch = ScratchDirectory("journal")
+    var directory: String { scratch.path }
     /// The server's view: caching and journaling. No checkpoint on its own within a test, however slow the
     /// machine, so that what a test expects in the journal is there.
     let server: CertificateAuthority
 
     init() throws {
         server = CertificateAuthority(store: DirectoryStore(
-            directory: directory, caching: true, journaling: true, checkpointInterval: .seconds(3600)))
+            directory: scratch.path, caching: true, journaling: true, checkpointInterval: .seconds(3600)))
         try server.initialize(.init())
     }
 

@@ -32,6 +32,17 @@ require_pip() {
   python3 -m pip install -q --disable-pip-version-check "${missing[@]}"
 }
 
+# The Swift driver leaves a TemporaryDirectory.* in TMPDIR for the compiler jobs it plans (a dozen per
+# `swift build`, even one with nothing to do: thousands a day in /tmp). Builds get a TMPDIR under .build, which
+# goes with the build; `swift test` keeps the caller's, which the tests themselves use.
+swift_tmp="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.build/tmp"
+swift() {
+  [ "${1:-}" = test ] && { command swift "$@"; return; }
+  mkdir -p "$swift_tmp"
+  find "$swift_tmp" -mindepth 1 -maxdepth 1 -mmin +60 -exec rm -rf {} + 2>/dev/null || true
+  TMPDIR="$swift_tmp" command swift "$@"
+}
+
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
