@@ -12,7 +12,6 @@ url, ca, csr_file, tokens_file, concurrency = sys.argv[1], sys.argv[2], sys.argv
 target = urllib.parse.urlparse(url)
 csr = open(csr_file, "rb").read()
 tokens = iter(open(tokens_file).read().split())
-count = 0
 lock = threading.Lock()
 codes = {}
 context = ssl.create_default_context(cafile=ca)

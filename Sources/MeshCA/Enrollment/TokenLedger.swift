@@ -49,6 +49,18 @@ public struct TokenLedger: Sendable {
         case append(String)
         /// Replace the file with this text (no expired tokens).
         case rewrite(String)
+
+        /// The lines to append, if this is an append.
+        public var appended: String? {
+            if case .append(let lines) = self { return lines }
+            return nil
+        }
+
+        /// The file's new text, if this is a rewrite.
+        public var rewritten: String? {
+            if case .rewrite(let text) = self { return text }
+            return nil
+        }
     }
 
     /// Appends when the file (`fileSize` bytes, negative when there is none) is the one this ledger was read

@@ -70,11 +70,9 @@ extension DirectoryStore {
             if !redeemed.isEmpty {
                 var ledger = try takeTokenLedger()
                 for token in redeemed { _ = ledger.consume(token.id, expiresAt: token.expiresAt) }
-                switch ledger.change(fileSize: FileStamp(path("tokens.used")).size, now: Date()) {
-                case .none: break
-                case .append(let lines): ledgerLines = lines
-                case .rewrite(let text): try batch.stage(path("tokens.used"), text, mode: 0o600)
-                }
+                let change = ledger.change(fileSize: FileStamp(path("tokens.used")).size, now: Date())
+                ledgerLines = change.appended
+                if let text = change.rewritten { try batch.stage(path("tokens.used"), text, mode: 0o600) }
             }
         }
         if let ledgerLines { try FileBatch.append(path("tokens.used"), Array(ledgerLines.utf8), durably: false) }

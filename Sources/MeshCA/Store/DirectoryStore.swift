@@ -215,15 +215,14 @@ public struct DirectoryStore: PKIStore {
         let ledgerFile = path("tokens.used")
         var ledger = tokenLedger
         let ledgerChange = ledger?.change(fileSize: FileStamp(ledgerFile).size, now: Date()) ?? .none
-        var appending: (path: String, text: String)?
-        if case .append(let lines) = ledgerChange { appending = (ledgerFile, lines) }
+        let appending = ledgerChange.appended.map { (path: ledgerFile, text: $0) }
         try writeDatabase(database, journaling: record, appending: appending) { batch in
             for (index, issuance) in issuances.enumerated() {
                 try stageCertificate(
                     name: issuance.name, chain: issuance.chain, prepared: issuance.prepared,
                     publishName: latest[issuance.name] == index, into: &batch)
             }
-            if case .rewrite(let text) = ledgerChange { try batch.stage(ledgerFile, text, mode: 0o600) }
+            if let text = ledgerChange.rewritten { try batch.stage(ledgerFile, text, mode: 0o600) }
         }
         if var ledger {
             ledger.saved(ledgerChange)
