@@ -66,7 +66,7 @@ final class EnrollmentService: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.pool = pool
-        self.issuance = IssuanceQueue(authority: authority, pool: pool)
+        self.issuance = IssuanceQueue(authority: authority, pool: pool, logger: logger)
     }
 
     private var directory: String { authority.store.location }

@@ -1,9 +1,12 @@
+import Logging
 import MeshCA
 import NIOConcurrencyHelpers
 import NIOPosix
 
-/// Funnels enrollments into group commits: while one batch is signed and written (one lock, one syncfs), new
-/// jobs queue up and go into the next, so each durable write carries every certificate that arrived meanwhile.
+/// Funnels enrollments into group commits: while one batch is written (one lock, one flush), new jobs queue up
+/// and go into the next, so each durable write carries every certificate that arrived meanwhile. A batch is
+/// answered at its commit point, while the store still applies it to pki/ under the lock: the clients' next
+/// requests are on their way meanwhile, and so the next batch is larger.
 final class IssuanceQueue: Sendable {
     typealias Completion = @Sendable (Result<CertificateAuthority.Issued, Error>) -> Void
     private typealias Pending = (job: CertificateAuthority.EnrollmentJob, done: Completion)
@@ -16,20 +19,22 @@ final class IssuanceQueue: Sendable {
     private let state = NIOLockedValueBox(State())
     private let authority: CertificateAuthority
     private let pool: NIOThreadPool
+    private let logger: Logger
     /// Bounds one batch's latency and memory.
     private let maximumBatch = 128
 
-    init(authority: CertificateAuthority, pool: NIOThreadPool) {
+    init(authority: CertificateAuthority, pool: NIOThreadPool, logger: Logger) {
         self.authority = authority
         self.pool = pool
+        self.logger = logger
     }
 
     func submit(_ job: CertificateAuthority.EnrollmentJob) async throws -> CertificateAuthority.Issued {
         try await withCheckedContinuation { continuation in submit(job) { continuation.resume(returning: $0) } }.get()
     }
 
-    /// Queues `job`; `done` runs on the commit thread once its batch is durable (or failed): keep it short,
-    /// e.g. completing an `EventLoopPromise`.
+    /// Queues `job`; `done` runs on the commit thread, under the store's lock, once its batch is durable (or
+    /// failed): keep it short, e.g. completing an `EventLoopPromise`.
     func submit(_ job: CertificateAuthority.EnrollmentJob, done: @escaping Completion) {
         let startDrain = state.withLockedValue { state -> Bool in
             state.pending.append((job, done))
@@ -49,13 +54,18 @@ final class IssuanceQueue: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            let results: [Result<CertificateAuthority.Issued, Error>]
+            var answered = false
             do {
-                results = try authority.commit(batch.map(\.job))
+                try authority.commit(batch.map(\.job)) { results in
+                    answered = true
+                    for (pending, result) in zip(batch, results) { pending.done(result) }
+                }
+            } catch where answered {
+                // After the commit point: the batch is committed, and the next holder of the lock replays it.
+                logger.error("a committed batch was not fully applied to the pki; the next commit replays it", metadata: ["error": "\(error)"])
             } catch {
-                results = batch.map { _ in .failure(error) }
+                for pending in batch { pending.done(.failure(error)) }
             }
-            for (pending, result) in zip(batch, results) { pending.done(result) }
         }
     }
 }

@@ -72,6 +72,30 @@ import X509
             == [serial, next.certificate.serialNumber.hexString])
     }
 
+    /// A server answers a batch at its commit point: the record is in the journal, and pki/ (written next, under
+    /// the same lock) does not show the certificate yet; once `commit` returns, it does.
+    @Test func aBatchIsAnsweredAtItsCommitPoint() async throws {
+        let grant = EnrollmentGrant(subjectAltNames: [.dns("a.example.internal")], profile: .client)
+        let provisioner = try server.provisioner(create: true)
+        let token = try await provisioner.verify(try await provisioner.token(for: grant, ttl: 600))
+        let csr = try EnrollmentCSR.make(key: try KeyType.ecdsaP256.generate(), subjectAltNames: grant.subjectAltNames, profile: .client)
+        let job = try server.prepareEnrollment(csr, token: token, validity: .init(seconds: 3600))
+        var seen: (serial: String, journaled: Bool, inIndex: Bool, filed: Bool)?
+        try server.commit([job]) { results in
+            guard let serial = try? results[0].get().certificate.serialNumber.hexString else { return }
+            let record = IssuanceJournal.records(in: Array(FileManager.default.contents(atPath: journal) ?? Data()))
+            seen = (serial, record.contains { $0.rows.contains("\t\(serial)\t") },
+                    read("index.txt")?.contains("\t\(serial)\t") == true,
+                    FileManager.default.fileExists(atPath: "\(directory)/certs_by_serial/\(serial).pem"))
+        }
+        let answered = try #require(seen)
+        #expect(answered.journaled)
+        #expect(!answered.inIndex)
+        #expect(!answered.filed)
+        #expect(read("index.txt")?.contains("\t\(answered.serial)\t") == true)
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/certs_by_serial/\(answered.serial).pem"))
+    }
+
     /// What a crash right after the commit point can leave: the record synced, none of pki/'s writes. The next
     /// process redoes them all; a torn record after it (the crash cut an append short) is dropped.
     @Test func aCrashAfterTheCommitPointIsRedoneByTheNextProcess() async throws {

@@ -131,6 +131,17 @@ extension CertificateAuthority {
     /// token redeems exactly once, even across processes; a renewal is refused when the database shows the
     /// current certificate revoked, expired or unknown. Each job gets its own result; a failed write fails all.
     public func commit(_ jobs: [EnrollmentJob], now: Date = Date()) throws -> [Result<Issued, any Error>] {
+        var answered: [Result<Issued, any Error>] = []
+        try commit(jobs, now: now) { answered = $0 }
+        return answered
+    }
+
+    /// `commit`, handing the results to `durable` as soon as they are durable: a server answers its clients
+    /// then, while the store still makes the batch visible to other readers. When this throws, `durable` has
+    /// not run.
+    public func commit(
+        _ jobs: [EnrollmentJob], now: Date = Date(), durable: ([Result<Issued, any Error>]) -> Void
+    ) throws {
         try store.withExclusiveAccess {
             let material = try loadAuthority()
             var database = try store.takeDatabase()
@@ -168,11 +179,11 @@ extension CertificateAuthority {
                 }
             }
             if !stored.isEmpty {
-                try store.saveIssuances(stored, database: database, tokenLedger: ledger)
+                try store.saveIssuances(stored, database: database, tokenLedger: ledger) { durable(results) }
             } else {
                 store.returnUnchanged(database, tokenLedger: ledger)
+                durable(results)
             }
-            return results
         }
     }
 

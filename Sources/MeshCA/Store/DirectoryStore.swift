@@ -199,7 +199,9 @@ public struct DirectoryStore: PKIStore {
         if privateKeyPEM == nil { unlink(keyPath) }
     }
 
-    public func saveIssuances(_ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?) throws {
+    public func saveIssuances(
+        _ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?, durable: () -> Void
+    ) throws {
         // The last issuance under a name wins, as it would one at a time.
         var latest: [String: Int] = [:]
         for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
@@ -216,7 +218,7 @@ public struct DirectoryStore: PKIStore {
         var ledger = tokenLedger
         let ledgerChange = ledger?.change(fileSize: FileStamp(ledgerFile).size, now: Date()) ?? .none
         let appending = ledgerChange.appended.map { (path: ledgerFile, text: $0) }
-        try writeDatabase(database, journaling: record, appending: appending) { batch in
+        try writeDatabase(database, journaling: record, appending: appending, durable: durable) { batch in
             for (index, issuance) in issuances.enumerated() {
                 try stageCertificate(
                     name: issuance.name, chain: issuance.chain, prepared: issuance.prepared,
@@ -297,12 +299,14 @@ public struct DirectoryStore: PKIStore {
     /// (a revocation, a file changed or torn) index.txt is replaced in the same batch, last.
     ///
     /// A journaling store appends `journaling`'s record of the appended rows instead, as the one durable write,
-    /// then writes the same without syncing.
+    /// then writes the same without syncing. `durable` runs at the commit point: right after the record, or
+    /// after the last synced write.
     ///
     /// `appending` is appended to its file after the commit point like the rows (a token ledger's new lines).
     private func writeDatabase(
         _ database: CertificateDatabase, journaling record: ((String) throws -> IssuanceJournal.Record)? = nil,
-        appending extra: (path: String, text: String)? = nil, staging stage: (inout FileBatch) throws -> Void
+        appending extra: (path: String, text: String)? = nil, durable: () -> Void = {},
+        staging stage: (inout FileBatch) throws -> Void
     ) throws {
         let file = path("index.txt")
         let rows = database.appendedRows(fileSize: FileStamp(file).size)
@@ -315,14 +319,15 @@ public struct DirectoryStore: PKIStore {
             defer { batch.discard() }
             try stage(&batch)
             try appendToJournal(try record(String(rows)))
+            durable()
             do {
                 try batch.commit(durable: false)
                 if let extra { try FileBatch.append(extra.path, Array(extra.text.utf8), durably: false) }
                 if !rows.isEmpty { try FileBatch.append(file, Array(rows.utf8), durably: false) }
             } catch {
                 // Only renames, links and reserved appends can fail here (a failing disk). The record is durable,
-                // so the batch is committed all the same and the next holder of the lock replays it; its callers
-                // see the error.
+                // so the batch is committed all the same (`durable` has answered it) and the next holder of the
+                // lock replays it; the error is for the caller's log.
                 journal.applied(nil)
                 cache?.forgetDatabase()
                 cache?.forgetLedger()
@@ -339,6 +344,7 @@ public struct DirectoryStore: PKIStore {
             }
             if let extra { try FileBatch.append(extra.path, Array(extra.text.utf8), durably: true) }
             if let rows, !rows.isEmpty { try FileBatch.append(file, Array(rows.utf8), durably: true) }
+            durable()
         }
         var persisted = database
         persisted.markPersisted()

@@ -74,8 +74,11 @@ public protocol PKIStore: Sendable {
     /// `saveIssuances`). A store that keeps the ledger in memory hands its copy over, as with `takeDatabase`.
     func takeTokenLedger() throws -> TokenLedger
     /// Stores several issued certificates, the database that records them and (when given) the token ledger
-    /// as one durable write, the database last: the group commit of an enrollment server.
-    func saveIssuances(_ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?) throws
+    /// as one durable write, the database last: the group commit of an enrollment server. `durable` runs once
+    /// the write is durable (the commit point), which may be before the store shows it to other readers.
+    func saveIssuances(
+        _ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?, durable: () -> Void
+    ) throws
     /// Writes a signed certificate's file ahead of the group commit that records it, without the lock and
     /// invisible until that commit: the commit, which is serialized, then only names it. Nil when the store
     /// cannot; `saveIssuances` writes it then.
