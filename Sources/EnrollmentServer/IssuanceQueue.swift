@@ -62,7 +62,9 @@ final class IssuanceQueue: Sendable {
                 }
             } catch where answered {
                 // After the commit point: the batch is committed, and the next holder of the lock replays it.
-                logger.error("a committed batch was not fully applied to the pki; the next commit replays it", metadata: ["error": "\(error)"])
+                logger.error(
+                    "a committed batch was not fully written to the pki; the next holder of its lock replays it",
+                    metadata: ["error": "\(error)"])
             } catch {
                 for pending in batch { pending.done(.failure(error)) }
             }

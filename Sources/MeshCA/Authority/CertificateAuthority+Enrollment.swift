@@ -137,8 +137,9 @@ extension CertificateAuthority {
     }
 
     /// `commit`, handing the results to `durable` as soon as they are durable: a server answers its clients
-    /// then, while the store still makes the batch visible to other readers. When this throws, `durable` has
-    /// not run.
+    /// then, while the store still makes the batch visible to other readers. An error thrown after `durable` ran
+    /// (pki/ could not be written after the commit point) leaves the batch committed: the next holder of the
+    /// lock replays it.
     public func commit(
         _ jobs: [EnrollmentJob], now: Date = Date(), durable: ([Result<Issued, any Error>]) -> Void
     ) throws {
