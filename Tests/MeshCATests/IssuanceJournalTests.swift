@@ -96,6 +96,21 @@ import X509
         #expect(FileManager.default.fileExists(atPath: "\(directory)/certs_by_serial/\(answered.serial).pem"))
     }
 
+    /// Both ways of naming an unnamed file give it its bytes and mode under the new name and refuse a name that
+    /// exists. The kernels this runs on (Linux ≥ 6.10) let the owner link it directly, without /proc.
+    @Test(arguments: [UnnamedFile.Linking.emptyPath, .procPath])
+    func anUnnamedFileIsNamedOnceEitherWay(linking: UnnamedFile.Linking) throws {
+        let folder = "\(directory)/certs_by_serial"
+        #expect(UnnamedFile.linking(in: folder) == .emptyPath)
+        let bytes = Array("certificate\n".utf8)
+        let file = try #require(try UnnamedFile(in: folder, becoming: "\(folder)/\(linking).pem", bytes: bytes, mode: 0o644))
+        #expect(linking.link(file.descriptor, to: file.path))
+        #expect(FileManager.default.contents(atPath: file.path) == Data(bytes))
+        #expect(try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int == 0o644)
+        #expect(!linking.link(file.descriptor, to: file.path))
+        #expect(errno == EEXIST)
+    }
+
     /// What a crash right after the commit point can leave: the record synced, none of pki/'s writes. The next
     /// process redoes them all; a torn record after it (the crash cut an append short) is dropped.
     @Test func aCrashAfterTheCommitPointIsRedoneByTheNextProcess() async throws {

@@ -10,15 +10,32 @@ final class UnnamedFile: Sendable {
     let descriptor: Int32
     /// The name it gets at the commit; it must not exist yet.
     let path: String
+    private let linking: Linking
+
+    /// How a descriptor gets its name. `linkat(fd, "", …, AT_EMPTY_PATH)` names it directly; Linux before 6.10
+    /// allows that only with CAP_DAC_READ_SEARCH, so elsewhere the file is linked through /proc/self/fd, which
+    /// costs a path lookup in /proc on the commit thread.
+    enum Linking: Sendable {
+        case emptyPath
+        case procPath
+
+        func link(_ descriptor: Int32, to path: String) -> Bool {
+            switch self {
+            case .emptyPath: linkat(descriptor, "", AT_FDCWD, path, UnnamedFile.emptyPath) == 0
+            case .procPath: linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, UnnamedFile.symlinkFollow) == 0
+            }
+        }
+    }
 
     /// Writes `bytes` as a new unnamed file in `directory`, which `path` is in; nil where the file system or
     /// platform cannot (then the caller writes a temporary file as usual). Throws when the write itself fails.
     init?(in directory: String, becoming path: String, bytes: [UInt8], mode: mode_t) throws {
-        guard Self.isSupported(in: directory) else { return nil }
+        guard let linking = Self.linking(in: directory) else { return nil }
         let descriptor = Self.open(directory, mode: mode)
         guard descriptor >= 0 else { return nil }
         self.descriptor = descriptor
         self.path = path
+        self.linking = linking
         _ = fchmod(descriptor, mode)  // creation mode is masked by umask
         try FileBatch.writeAll(descriptor, bytes, path: path)
     }
@@ -27,38 +44,38 @@ final class UnnamedFile: Sendable {
 
     /// Gives the file its name; fails if `path` exists.
     func link() throws {
-        // linkat(fd, "", …, AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; /proc/self/fd does not (open(2)).
-        guard linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, Self.symlinkFollow) == 0 else {
+        guard linking.link(descriptor, to: path) else {
             throw MeshCAError.io("cannot write \(path): \(errnoDescription())")
         }
     }
 
-    /// Whether unnamed files can be made and then linked in `directory` (the file system supports
-    /// `O_TMPFILE`, /proc is mounted): tried once per directory.
-    static func isSupported(in directory: String) -> Bool {
+    /// How unnamed files made in `directory` get their names; nil when they cannot be made or linked there (no
+    /// `O_TMPFILE` in the file system, neither linking allowed): tried once per directory.
+    static func linking(in directory: String) -> Linking? {
         support.withLock { known in
             if let answer = known[directory] { return answer }
             // Not decided (the directory does not exist yet, the disk is full): asked again next time.
-            guard let answer = probe(directory) else { return false }
-            known[directory] = answer
+            guard let answer = probe(directory) else { return nil }
+            known[directory] = .some(answer)  // nil would remove the entry, not record "never"
             return answer
         }
     }
 
     private static let support = ProbeResults()
 
-    private static func probe(_ directory: String) -> Bool? {
+    /// The answer for `directory`: `.some(nil)` never, nil not decided yet.
+    private static func probe(_ directory: String) -> Linking?? {
         let descriptor = open(directory, mode: 0o600)
         // EOPNOTSUPP, EISDIR, EINVAL: the file system or the kernel has no O_TMPFILE.
-        guard descriptor >= 0 else { return [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) ? false : nil }
+        guard descriptor >= 0 else { return [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) ? .some(nil) : nil }
         defer { close(descriptor) }
         let probe = "\(directory)/.unnamed-probe-\(getpid())-\(UInt32.random(in: .min ... .max))"
-        guard linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, probe, symlinkFollow) == 0 else {
-            // Otherwise (no /proc, a link refused): never.
-            return [ENOSPC, EDQUOT, EEXIST].contains(errno) ? nil : false
+        for linking in [Linking.emptyPath, .procPath] where linking.link(descriptor, to: probe) {
+            unlink(probe)
+            return linking
         }
-        unlink(probe)
-        return true
+        // Otherwise (no /proc, a link refused): never.
+        return [ENOSPC, EDQUOT, EEXIST].contains(errno) ? nil : .some(nil)
     }
 
     private static func open(_ directory: String, mode: mode_t) -> Int32 {
@@ -72,16 +89,17 @@ final class UnnamedFile: Sendable {
         #endif
     }
 
-    /// `AT_SYMLINK_FOLLOW` from fcntl.h.
-    private static let symlinkFollow: Int32 = 0x400
+    /// `AT_SYMLINK_FOLLOW` and `AT_EMPTY_PATH` from fcntl.h.
+    fileprivate static let symlinkFollow: Int32 = 0x400
+    fileprivate static let emptyPath: Int32 = 0x1000
 }
 
-/// Which directories support unnamed files, behind a lock.
+/// How each directory links unnamed files (nil: it cannot), behind a lock.
 private final class ProbeResults: @unchecked Sendable {
     private let lock = NIOLock()
-    private var values: [String: Bool] = [:]
+    private var values: [String: UnnamedFile.Linking?] = [:]
 
-    func withLock<T>(_ body: (inout [String: Bool]) -> T) -> T {
+    func withLock<T>(_ body: (inout [String: UnnamedFile.Linking?]) -> T) -> T {
         lock.lock()
         defer { lock.unlock() }
         return body(&values)
