@@ -49,6 +49,33 @@ import Testing
         #expect(metrics.contains("meshca_certificates_issued_total{endpoint=\"simpleenroll\"} 2"))
     }
 
+    /// Under a umask that would narrow them (077), certificates and the database stay readable by others (0644),
+    /// keys and the journal stay 0600: `certtool issue` and the server's certificates written ahead of the commit.
+    @Test func aRestrictiveUmaskDoesNotNarrowTheModes() throws {
+        let ws = try Workspace()
+        let umask077 = ["/bin/sh", "-c", "umask 077 && exec \"$@\"", "sh"]
+        let issued = try Command.run(umask077[0], Array(umask077.dropFirst()) + [
+            Workspace.certtoolPath, "issue", "web", "--san", "DNS:web.example.internal", "--pki", ws.pki,
+        ], directory: ws.url)
+        #expect(issued.status == 0, "\(issued.output)")
+        let token = try ws.ok(["token", "--san", "DNS:app.example.internal"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let ca = try CAServerFixture(ws: ws, skipInit: true, wrapper: umask077)
+        try ca.makeCSR("app")
+        let enrolled = try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(token)"])
+        #expect(enrolled.status == 200, "\(enrolled.body)")
+        ca.stop()
+        let listing = { (folder: String) in try FileManager.default.contentsOfDirectory(atPath: "\(ws.pki)/\(folder)").map { "\(folder)/\($0)" } }
+        // web, the enrolled app and the server's own certificate
+        let certificates = try listing("certs_by_serial") + listing("issued")
+        #expect(certificates.count == 6, "\(certificates)")
+        for file in ["ca.crt", "index.txt"] + certificates {
+            #expect(try ws.mode("pki/\(file)") == 0o644, "\(file)")
+        }
+        for file in ["private/ca.key", "private/web.key", "journal"] {
+            #expect(try ws.mode("pki/\(file)") == 0o600, "\(file)")
+        }
+    }
+
     /// `--log-format json`: every log line is one JSON object a collector can parse, with the event's fields.
     @Test func jsonLogsCarryEachEventAsOneObjectPerLine() throws {
         let ca = try CAServerFixture(["--log-format", "json"])

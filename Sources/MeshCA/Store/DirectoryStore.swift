@@ -193,7 +193,9 @@ public struct DirectoryStore: PKIStore {
         try writeDatabase(database) { batch in
             if let newAuthority { try stageAuthority(newAuthority, into: &batch) }
             if let privateKeyPEM { try batch.stage(keyPath, privateKeyPEM, mode: 0o600) }
-            try stageCertificate(name: name, chain: chain, publishName: true, into: &batch)
+            try stageCertificate(
+                name: name, chain: chain, chainPEM: try chain.reduce("") { try $0 + $1.pemString() }, publishName: true,
+                into: &batch)
         }
         // A certificate signed from a CSR replaces one whose key we generated: that key no longer matches.
         if privateKeyPEM == nil { unlink(keyPath) }
@@ -205,12 +207,12 @@ public struct DirectoryStore: PKIStore {
         // The last issuance under a name wins, as it would one at a time.
         var latest: [String: Int] = [:]
         for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
+        let chainPEMs = try issuances.map(chainPEM)
         let record = { (rows: String) in
             IssuanceJournal.Record(
                 rows: rows,
-                issued: try issuances.enumerated().map { index, issuance in
-                    .init(name: issuance.name, chainPEM: try issuance.chain.reduce("") { try $0 + $1.pemString() },
-                          publishes: latest[issuance.name] == index)
+                issued: issuances.enumerated().map { index, issuance in
+                    .init(name: issuance.name, chainPEM: chainPEMs[index], publishes: latest[issuance.name] == index)
                 },
                 redeemed: issuances.compactMap { $0.redeemedToken.map { .init(id: $0.id, expiresAt: $0.expiresAt) } })
         }
@@ -221,7 +223,7 @@ public struct DirectoryStore: PKIStore {
         try writeDatabase(database, journaling: record, appending: appending, durable: durable) { batch in
             for (index, issuance) in issuances.enumerated() {
                 try stageCertificate(
-                    name: issuance.name, chain: issuance.chain, prepared: issuance.prepared,
+                    name: issuance.name, chain: issuance.chain, chainPEM: chainPEMs[index], prepared: issuance.prepared,
                     publishName: latest[issuance.name] == index, into: &batch)
             }
             if let text = ledgerChange.rewritten { try batch.stage(ledgerFile, text, mode: 0o600) }
@@ -233,32 +235,43 @@ public struct DirectoryStore: PKIStore {
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }
 
+    /// The leaf's PEM from its prepared file when that is still this leaf's (the commit did not sign it again).
+    private func chainPEM(_ issuance: StoredIssuance) throws -> String {
+        let leaf = issuance.chain[0]
+        let leafPEM = try issuance.prepared.flatMap { $0.file.path == bySerialPath(leaf) ? $0.pem : nil } ?? leaf.pemString()
+        return try issuance.chain.dropFirst().reduce(leafPEM) { try $0 + $1.pemString() }
+    }
+
     /// certs_by_serial/ always; issued/NAME.crt when this certificate is the one the name now stands for.
     private func stageCertificate(
-        name: String, chain: [Certificate], prepared: PreparedCertificate? = nil, publishName: Bool, into batch: inout FileBatch
+        name: String, chain: [Certificate], chainPEM: String, prepared: PreparedCertificate? = nil, publishName: Bool,
+        into batch: inout FileBatch
     ) throws {
-        let serial = chain[0].serialNumber.hexString
-        let bySerial = path("certs_by_serial/\(serial).pem")
+        let bySerial = bySerialPath(chain[0])
         // A prepared file of a certificate signed again at the commit (the CA changed) has another serial.
         if let prepared, prepared.file.path == bySerial {
             batch.stage(prepared.file)
         } else {
-            try batch.stage(bySerial, try chain[0].pemString(), mode: 0o644)
+            try batch.stage(bySerial, chain.count == 1 ? chainPEM : try chain[0].pemString(), mode: 0o644)
         }
         guard publishName else { return }
         if chain.count == 1 {
             // A root-signed leaf: issued/NAME.crt holds exactly certs_by_serial/SERIAL.pem.
-            try batch.stage(path("issued/\(name).crt"), sameAs: bySerial, Array(try chain[0].pemString().utf8), mode: 0o644)
+            try batch.stage(path("issued/\(name).crt"), sameAs: bySerial, Array(chainPEM.utf8), mode: 0o644)
         } else {
-            try batch.stage(path("issued/\(name).crt"), try chain.reduce("") { try $0 + $1.pemString() }, mode: 0o644)
+            try batch.stage(path("issued/\(name).crt"), chainPEM, mode: 0o644)
         }
     }
 
     public func prepareFile(for certificate: Certificate) throws -> PreparedCertificate? {
-        try UnnamedFile(
-            in: path("certs_by_serial"), becoming: path("certs_by_serial/\(certificate.serialNumber.hexString).pem"),
-            bytes: Array(try certificate.pemString().utf8), mode: 0o644
-        ).map(PreparedCertificate.init)
+        let pem = try certificate.pemString()
+        return try UnnamedFile(
+            in: path("certs_by_serial"), becoming: bySerialPath(certificate), bytes: Array(pem.utf8), mode: 0o644
+        ).map { PreparedCertificate($0, pem: pem) }
+    }
+
+    private func bySerialPath(_ certificate: Certificate) -> String {
+        path("certs_by_serial/\(certificate.serialNumber.hexString).pem")
     }
 
     public func certificate(serial: String) throws -> Certificate? {

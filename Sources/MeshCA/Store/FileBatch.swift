@@ -46,9 +46,24 @@ struct FileBatch {
         guard fd >= 0 else { throw MeshCAError.io("cannot write \(path): \(errnoDescription())") }
         staged.append(.written(temporary: temporary, path: path))
         defer { close(fd) }
-        _ = fchmod(fd, mode)  // creation mode is masked by umask
+        Self.undoUmask(fd, mode)
         try Self.writeAll(fd, bytes, path: path)
     }
+
+    /// Gives a file just created with `mode` that mode, where the process's umask narrowed it.
+    static func undoUmask(_ fd: Int32, _ mode: mode_t) {
+        if mode & processUmask != 0 { _ = fchmod(fd, mode) }
+    }
+
+    /// Read once from /proc/self/status, as umask(2) can only read it by changing it (nothing here changes it);
+    /// where that is not possible, every mode is treated as narrowed.
+    private static let processUmask: mode_t = {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+            let value = mode_t(line.dropFirst("Umask:".count).trimming(while: \.isWhitespace), radix: 8)
+        else { return 0o777 }
+        return value
+    }()
 
     /// Stages an already written unnamed file, to be named at the commit.
     mutating func stage(_ file: UnnamedFile) {

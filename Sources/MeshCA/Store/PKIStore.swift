@@ -98,9 +98,12 @@ extension PKIStore {
 /// leaves nothing behind.
 public final class PreparedCertificate: Sendable {
     let file: UnnamedFile
+    /// What the file holds, so that the commit does not encode the certificate again for its journal record.
+    let pem: String
 
-    init(_ file: UnnamedFile) {
+    init(_ file: UnnamedFile, pem: String) {
         self.file = file
+        self.pem = pem
     }
 }
 

@@ -36,7 +36,7 @@ final class UnnamedFile: Sendable {
         self.descriptor = descriptor
         self.path = path
         self.linking = linking
-        _ = fchmod(descriptor, mode)  // creation mode is masked by umask
+        FileBatch.undoUmask(descriptor, mode)
         try FileBatch.writeAll(descriptor, bytes, path: path)
     }
 
