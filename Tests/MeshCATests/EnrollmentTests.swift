@@ -70,21 +70,22 @@ import X509
     /// still signs with the old one; the commit, which looks every time, signs the job again, and the job's
     /// prepared file (the old serial) is not the one stored.
     @Test func aJobSignedByAReplacedCAIsSignedAgainAtTheCommit() async throws {
-        let provisioner = try authority.provisioner(create: true)
+        // The token first: making one takes the lock, which reads the CA anew.
+        let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
         let old = try authority.loadAuthority()
         try FileManager.default.removeItem(atPath: "\(directory)/ca.crt")
         try FileManager.default.removeItem(atPath: "\(directory)/private/ca.key")
         let replaced = try CertificateAuthority(store: DirectoryStore(directory: directory)).initialize(.init())
-        #expect(try authority.store.loadAuthority(maximumAge: .seconds(60))?.root.certificate == old.root.certificate)
         let (request, _) = try csr(["DNS:a.example.internal"])
-        let job = try authority.prepareEnrollment(
-            request, token: try await provisioner.verify(try await token(["DNS:a.example.internal"])), validity: .init(seconds: 3600))
+        let job = try authority.prepareEnrollment(request, token: verified, validity: .init(seconds: 3600))
+        #expect(try authority.store.loadAuthority(maximumAge: .seconds(60))?.root.certificate == old.root.certificate)
         let before = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial")
         let issued = try authority.commit(job)
         #expect(replaced.root.certificate.publicKey.isValidSignature(issued.certificate.signature, for: issued.certificate))
         let serial = issued.certificate.serialNumber.hexString
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial").sorted() == (before + ["\(serial).pem"]).sorted())
         #expect(try String(contentsOfFile: "\(directory)/certs_by_serial/\(serial).pem", encoding: .utf8) == issued.certificate.pemString())
+        #expect(try String(contentsOfFile: "\(directory)/issued/\(issued.name).crt", encoding: .utf8) == issued.certificate.pemString())
         #expect(try authority.store.loadAuthority(maximumAge: .seconds(60))?.root.certificate == replaced.root.certificate)
     }
 

@@ -194,8 +194,7 @@ public struct DirectoryStore: PKIStore {
             if let newAuthority { try stageAuthority(newAuthority, into: &batch) }
             if let privateKeyPEM { try batch.stage(keyPath, privateKeyPEM, mode: 0o600) }
             try stageCertificate(
-                name: name, chain: chain, chainPEM: try chain.reduce("") { try $0 + $1.pemString() }, publishName: true,
-                into: &batch)
+                name: name, chain: chain, chainPEM: try chainPEM(chain), publishName: true, into: &batch)
         }
         // A certificate signed from a CSR replaces one whose key we generated: that key no longer matches.
         if privateKeyPEM == nil { unlink(keyPath) }
@@ -207,7 +206,7 @@ public struct DirectoryStore: PKIStore {
         // The last issuance under a name wins, as it would one at a time.
         var latest: [String: Int] = [:]
         for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
-        let chainPEMs = try issuances.map(chainPEM)
+        let chainPEMs = try issuances.map { try chainPEM($0.chain, prepared: $0.prepared) }
         let record = { (rows: String) in
             IssuanceJournal.Record(
                 rows: rows,
@@ -235,11 +234,11 @@ public struct DirectoryStore: PKIStore {
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }
 
-    /// The leaf's PEM from its prepared file when that is still this leaf's (the commit did not sign it again).
-    private func chainPEM(_ issuance: StoredIssuance) throws -> String {
-        let leaf = issuance.chain[0]
-        let leafPEM = try issuance.prepared.flatMap { $0.file.path == bySerialPath(leaf) ? $0.pem : nil } ?? leaf.pemString()
-        return try issuance.chain.dropFirst().reduce(leafPEM) { try $0 + $1.pemString() }
+    /// The chain's PEM, the leaf's taken from its prepared file when that is still this leaf's (the commit did
+    /// not sign it again).
+    private func chainPEM(_ chain: [Certificate], prepared: PreparedCertificate? = nil) throws -> String {
+        let leafPEM = try prepared.flatMap { $0.file.path == bySerialPath(chain[0]) ? $0.pem : nil } ?? chain[0].pemString()
+        return try chain.dropFirst().reduce(leafPEM) { try $0 + $1.pemString() }
     }
 
     /// certs_by_serial/ always; issued/NAME.crt when this certificate is the one the name now stands for.
