@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 @testable import MeshCA
 import Testing
@@ -27,6 +28,10 @@ import X509
         try? String(contentsOfFile: "\(directory)/\(relative)", encoding: .utf8)
     }
 
+    var journalRecords: [IssuanceJournal.Record] {
+        IssuanceJournal.records(in: Array(FileManager.default.contents(atPath: journal) ?? Data()))
+    }
+
     func enroll(_ name: String) async throws -> CertificateAuthority.Issued {
         let grant = EnrollmentGrant(subjectAltNames: [.dns("\(name).example.internal")], profile: .client)
         let provisioner = try server.provisioner(create: true)
@@ -43,14 +48,58 @@ import X509
             redeemed: [.init(id: "t", expiresAt: Date(timeIntervalSince1970: 1_900_000_000))])
         var second = first
         second.redeemed = []
-        let bytes = try IssuanceJournal.frame(first) + IssuanceJournal.frame(second)
+        let bytes = try IssuanceJournal.frame(first, epoch: "e2") + IssuanceJournal.frame(second, epoch: "e2")
         #expect(IssuanceJournal.records(in: bytes) == [first, second])
+        #expect(IssuanceJournal.records(in: bytes + [UInt8](repeating: 0, count: 100)) == [first, second])
         // The second record cut short, or one payload byte changed: only the first counts.
         #expect(IssuanceJournal.records(in: Array(bytes.dropLast(5))) == [first])
         var flipped = bytes
         flipped[flipped.count - 10] ^= 0x01
         #expect(IssuanceJournal.records(in: flipped) == [first])
         #expect(IssuanceJournal.records(in: Array("garbage\n".utf8) + bytes).isEmpty)
+        // What an emptied journal still holds after the records written since: a record of an older epoch, or
+        // a header zeroed by the checkpoint.
+        #expect(IssuanceJournal.records(in: try IssuanceJournal.frame(first, epoch: "e3") + bytes) == [first])
+        var emptied = bytes
+        emptied.replaceSubrange(0..<64, with: [UInt8](repeating: 0, count: 64))
+        #expect(IssuanceJournal.records(in: emptied).isEmpty)
+        #expect(IssuanceJournal.isReadable(emptied) && IssuanceJournal.isReadable(bytes))
+        // The certtool before the laid-out journal framed records without an epoch; they are replayed on upgrade.
+        let payload = try JSONEncoder().encode(first)
+        let appended = Array("meshca-journal-1 \(payload.count) \(Array(SHA256.hash(data: payload)).hexEncoded())\n".utf8)
+            + Array(payload) + [UInt8(ascii: "\n")]
+        #expect(IssuanceJournal.isReadable(appended))
+        #expect(IssuanceJournal.records(in: appended + appended) == [first, first])
+    }
+
+    /// The server writes each record into the journal in place, zero-filled ahead of it, so that no record grows
+    /// the file (its sync then writes no inode); a checkpoint zeroes its start instead of truncating it, and the
+    /// next record starts the journal again. Another process's replay empties it the same way, and the server
+    /// goes on writing into the same file.
+    @Test func theJournalIsWrittenInPlace() async throws {
+        _ = try await enroll("a")
+        let file = { () throws -> [String] in
+            let attributes = try FileManager.default.attributesOfItem(atPath: journal)
+            return ["\(attributes[.size] ?? "")", "\(attributes[.systemFileNumber] ?? "")"]
+        }
+        let laidOut = try file()
+        #expect(Int(laidOut[0]) ?? 0 >= IssuanceJournal.growth)
+        _ = try await enroll("b")
+        #expect(journalRecords.count == 2)
+        #expect(try file() == laidOut)
+
+        try server.store.checkpoint()
+        #expect(journalRecords.isEmpty)
+        #expect(FileManager.default.contents(atPath: journal)?.prefix(JournalState.headSize).allSatisfy { $0 == 0 } == true)
+        #expect(try file() == laidOut)
+        let third = try await enroll("c")
+        #expect(journalRecords.map(\.issued.first?.name) == [third.name])
+
+        _ = try otherProcess.store.withSharedAccess { try otherProcess.store.loadDatabase() }
+        #expect(journalRecords.isEmpty)
+        _ = try await enroll("d")
+        #expect(journalRecords.count == 1)
+        #expect(try file() == laidOut)
     }
 
     /// The commit writes pki/ too (unsynced), so other processes see the certificate at once; reading through
@@ -65,7 +114,7 @@ import X509
 
         let listed = try otherProcess.store.withSharedAccess { try otherProcess.store.loadDatabase() }
         #expect(listed.records.map(\.serial) == [serial])
-        #expect(read("journal") == "")
+        #expect(journalRecords.isEmpty)
         // The server goes on journaling after another process emptied the journal.
         let next = try await enroll("b")
         #expect(try otherProcess.store.withSharedAccess { try otherProcess.store.loadDatabase() }.records.map(\.serial)
@@ -133,7 +182,7 @@ import X509
         #expect(database.records.first?.subject == "/CN=a.example.internal")
         #expect(read("certs_by_serial/\(serial).pem") == (try issued.certificate.pemString()))
         #expect(read("issued/\(issued.name).crt") == published)
-        #expect(read("journal") == "")
+        #expect(journalRecords.isEmpty)
         #expect(read("tokens.used")?.split(separator: "\n").count == 1, "the spent token is back in tokens.used")
         // Renewal finds the replayed row.
         let key = try KeyType.ecdsaP256.generate()
@@ -192,9 +241,25 @@ import X509
         }
     }
 
+    /// Another process that empties the journal in place within one tick of the file clock leaves the same stamp
+    /// (inode, size, modification time): the server still sees, by the journal's first bytes, that the file is not
+    /// as it left it, and starts its records again at the beginning, where readers find them.
+    @Test func aJournalRewrittenInPlaceUnderTheSameStampIsNotTrusted() async throws {
+        _ = try await enroll("a")
+        let stamp = FileStamp(journal)
+        var before = stat()
+        #expect(stat(journal, &before) == 0)
+        try FileBatch.overwrite(journal, [UInt8](repeating: 0, count: JournalState.headSize), at: 0, durably: false)
+        var times = [before.st_mtim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, journal, &times, 0) == 0)
+        #expect(FileStamp(journal) == stamp)
+        let second = try await enroll("b")
+        #expect(journalRecords.map(\.issued.first?.name) == [second.name])
+    }
+
     /// A journal this version cannot read (a newer certtool's) is refused, not dropped as a torn one.
     @Test func aJournalOfAnotherFormatIsLeftAlone() throws {
-        let foreign = "meshca-journal-2 3 ABC\nxyz\n"
+        let foreign = "meshca-journal-3 3 ABC\nxyz\n"
         try foreign.write(toFile: journal, atomically: true, encoding: .utf8)
         #expect(throws: MeshCAError.self) { try otherProcess.store.withExclusiveAccess {} }
         #expect(read("journal") == foreign)
@@ -205,7 +270,7 @@ import X509
     @Test func aWriteOutsideTheJournalIsNotUndoneByAReplay() async throws {
         let enrolled = try await enroll("a")
         let reissued = try server.issue(.init(name: enrolled.name, subjectAltNames: [.dns("a.example.internal")], profile: .client, force: true))
-        #expect(read("journal") == "")
+        #expect(journalRecords.isEmpty)
         _ = try otherProcess.store.withSharedAccess { try otherProcess.store.loadDatabase() }
         #expect(read("issued/\(enrolled.name).crt") == (try reissued.certificate.pemString()))
     }

@@ -7,22 +7,68 @@ extension DirectoryStore {
     /// Whether the journal holds records this process has not applied itself.
     var needsJournalReplay: Bool {
         let stamp = FileStamp(journalPath)
-        return journal?.needsReplay(stamp) ?? (stamp.size > 0)
+        guard stamp.size > 0, journal?.isChanged(stamp, head: { journalHead ?? [] }) ?? true else { return false }
+        return journalHasRecords
     }
 
-    /// Appends `record` and syncs it: the commit point of a batch. The journal is created (durably) on first use.
+    /// Whether the journal's first byte is not zero (an emptied journal starts with one), or it cannot be read
+    /// (which the replay then reports).
+    private var journalHasRecords: Bool { journalHead.map { $0.first.map { $0 != 0 } ?? false } ?? true }
+
+    /// The journal's first bytes (fewer if it is shorter); nil when it cannot be read.
+    private var journalHead: [UInt8]? {
+        let fd = open(journalPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: JournalState.headSize)
+        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return count < 0 ? nil : Array(bytes.prefix(count))
+    }
+
+    /// Writes `record` into the journal after the last one and syncs it: the commit point of a batch. The
+    /// journal is created (durably) on first use; records start again at its beginning when this process finds
+    /// it emptied or not as it left it (any records another process left were replayed when the lock was taken).
     func appendToJournal(_ record: IssuanceJournal.Record) throws {
-        if FileStamp(journalPath).size < 0 { try FileBatch.perform { try $0.stage(journalPath, [], mode: 0o600) } }
-        try FileBatch.append(journalPath, try IssuanceJournal.frame(record), durably: true)
+        guard let journal else { preconditionFailure("only a journaling store writes the journal") }
+        var stamp = FileStamp(journalPath)
+        var position = journal.position(stamp, head: { journalHead ?? [] })
+        if position == nil {
+            if stamp.size < 0 { try FileBatch.perform { try $0.stage(journalPath, [], mode: 0o600) } }
+            stamp = FileStamp(journalPath)
+            position = journal.adopted(stamp, head: journalHead ?? [])
+        }
+        let (offset, epoch) = position!
+        let bytes = try IssuanceJournal.frame(record, epoch: epoch)
+        growJournal(toHold: offset + bytes.count, size: stamp.size)
+        // A write cut short leaves a torn record, which readers drop and the next write overwrites.
+        try FileBatch.overwrite(journalPath, bytes, at: offset, durably: true)
+        journal.wrote(bytes, at: offset, epoch: epoch)
     }
 
-    /// Makes pki/ durable (one `syncfs`) and empties the journal, whose records it now holds.
-    func checkpointJournal() throws {
-        guard FileStamp(journalPath).size > 0 else { return }
-        try FileBatch.syncFileSystem(of: directory, naming: journalPath)
-        guard truncate(journalPath, 0) == 0 else {
-            throw MeshCAError.io("cannot empty \(journalPath): \(errnoDescription())")
+    /// Zero-fills the journal ahead of the records to come, unsynced (the next record's sync carries it), so that
+    /// writing them neither grows the file nor fills a hole. Without room for that, the record grows it itself.
+    private func growJournal(toHold end: Int, size: Int64) {
+        guard Int64(end) > size else { return }
+        let grown = (end / IssuanceJournal.growth + 1) * IssuanceJournal.growth
+        let zeros = [UInt8](repeating: 0, count: grown - Int(size))
+        if (try? FileBatch.overwrite(journalPath, zeros, at: Int(size), durably: false)) == nil {
+            _ = truncate(journalPath, off_t(size))
         }
+    }
+
+    /// Makes pki/ durable (one `syncfs`) and empties the journal, whose records it now holds, by zeroing its first
+    /// bytes (synced): the server goes on writing into the blocks it has, and the records left after the zeroed
+    /// ones are of an epoch that no later record shares.
+    func checkpointJournal() throws {
+        let stamp = FileStamp(journalPath)
+        guard stamp.size > 0 else { return }
+        if let position = journal?.position(stamp, head: { journalHead ?? [] }) {
+            guard position.offset > 0 else { return }
+        } else {
+            guard journalHasRecords else { return }
+        }
+        try FileBatch.syncFileSystem(of: directory, naming: journalPath)
+        try FileBatch.overwrite(journalPath, [UInt8](repeating: 0, count: JournalState.headSize), at: 0, durably: true)
         journal?.checkpointed(FileStamp(journalPath))
     }
 
@@ -46,7 +92,7 @@ extension DirectoryStore {
             throw MeshCAError.io("cannot read \(journalPath): \(errnoDescription())")
         }
         let bytes = Array(data)
-        guard bytes.isEmpty || IssuanceJournal.isReadable(bytes) else {
+        guard IssuanceJournal.isReadable(bytes) else {
             throw MeshCAError.store("\(journalPath) is not a journal this certtool can replay: open the pki with the certtool that wrote it")
         }
         try replay(IssuanceJournal.records(in: bytes))

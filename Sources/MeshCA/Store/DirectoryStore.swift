@@ -345,10 +345,9 @@ public struct DirectoryStore: PKIStore {
                 cache?.forgetLedger()
                 throw error
             }
-            let stamp = FileStamp(journalPath)
-            journal.applied(stamp)
+            journal.applied(FileStamp(journalPath))
             // Not this batch's failure if it fails: the journal holds the batch, and the next batch tries again.
-            if journal.checkpointDue(size: stamp.size) { try? checkpointJournal() }
+            if journal.checkpointDue() { try? checkpointJournal() }
         } else {
             try commitOutsideJournal { batch in
                 try stage(&batch)

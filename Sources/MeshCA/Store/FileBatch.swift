@@ -215,6 +215,26 @@ struct FileBatch {
         }
     }
 
+    /// Writes `bytes` at `offset` of an existing file with one write and, when `durably`, syncs its data: in a
+    /// laid-out file (already that long, no holes) the sync writes no inode.
+    static func overwrite(_ path: String, _ bytes: [UInt8], at offset: Int, durably: Bool) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw MeshCAError.io("cannot open \(path): \(errnoDescription())") }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset + written)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw MeshCAError.io("cannot write \(path): \(errnoDescription())")
+            }
+            written += count
+        }
+        if durably && syncEnabled && fdatasync(fd) != 0 {
+            throw MeshCAError.io("cannot sync \(path): \(errnoDescription())")
+        }
+    }
+
     /// Reserves room to append `count` bytes to `path` without growing it, so that an append committing a
     /// batch cannot fail for space after the batch's files are in place. Throws (disk full) before anything
     /// is written; a file system without `fallocate` is simply not reserved on.

@@ -39,6 +39,8 @@ final class Workspace {
     }
 
     func read(_ relative: String) throws -> String { try String(contentsOfFile: path(relative), encoding: .utf8) }
+    /// Whether the CA's journal holds no records: absent, truncated, or emptied (its first byte zeroed).
+    func journalIsEmpty() -> Bool { FileManager.default.contents(atPath: path("pki/journal"))?.first.map { $0 == 0 } ?? true }
 
     func write(_ relative: String, _ text: String) throws {
         try text.write(toFile: path(relative), atomically: true, encoding: .utf8)
