@@ -192,6 +192,25 @@ import X509
         #expect(renewed.certificate.subjectAltNames == issued.certificate.subjectAltNames)
     }
 
+    /// A journal the certtool before this one left (appended records without an epoch) is replayed on upgrade,
+    /// and emptied.
+    @Test func anAppendedJournalOfTheEarlierCerttoolIsReplayed() async throws {
+        let indexBefore = try #require(read("index.txt"))
+        let issued = try await enroll("a")
+        let serial = issued.certificate.serialNumber.hexString
+        let record = try #require(journalRecords.first)
+        try FileManager.default.removeItem(atPath: "\(directory)/certs_by_serial/\(serial).pem")
+        try indexBefore.write(toFile: "\(directory)/index.txt", atomically: true, encoding: .utf8)
+        let payload = try JSONEncoder().encode(record)
+        let frame = "meshca-journal-1 \(payload.count) \(Array(SHA256.hash(data: payload)).hexEncoded())\n"
+        try (Data(frame.utf8) + payload + Data("\n".utf8)).write(to: URL(fileURLWithPath: journal))
+
+        let other = otherProcess
+        #expect(try other.store.withSharedAccess { try other.store.loadDatabase() }.records.map(\.serial) == [serial])
+        #expect(read("certs_by_serial/\(serial).pem") == (try issued.certificate.pemString()))
+        #expect(journalRecords.isEmpty)
+    }
+
     /// Two records under one name (a renewal, say) replayed together: both rows and files come back, and the
     /// name stands for the later certificate.
     @Test func aReplayPublishesEachNameByItsLastRecord() async throws {
