@@ -63,7 +63,8 @@ import X509
         var emptied = bytes
         emptied.replaceSubrange(0..<64, with: [UInt8](repeating: 0, count: 64))
         #expect(IssuanceJournal.records(in: emptied).isEmpty)
-        #expect(IssuanceJournal.isReadable(emptied) && IssuanceJournal.isReadable(bytes))
+        #expect(IssuanceJournal.isReadable(emptied) && IssuanceJournal.isReadable(bytes) && IssuanceJournal.isReadable([]))
+        #expect(!IssuanceJournal.isReadable(Array("meshca-journal-3 1 AB\n".utf8)))
         // The certtool before the laid-out journal framed records without an epoch; they are replayed on upgrade.
         let payload = try JSONEncoder().encode(first)
         let appended = Array("meshca-journal-1 \(payload.count) \(Array(SHA256.hash(data: payload)).hexEncoded())\n".utf8)

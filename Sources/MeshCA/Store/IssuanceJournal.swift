@@ -58,10 +58,11 @@ enum IssuanceJournal {
     /// A new epoch for the records written after the journal was emptied.
     static func newEpoch() -> String { String(UInt64.random(in: .min ... .max), radix: 16) }
 
-    /// Whether `bytes` (a non-empty journal) is empty (a zero first byte) or starts like one this version
+    /// Whether the journal `bytes` is empty (no bytes, or a zero first byte) or starts like one this version
     /// reads. A journal of another format (a newer certtool's) must not be dropped as if it were torn.
     static func isReadable(_ bytes: [UInt8]) -> Bool {
-        bytes.first == 0 || [magic, appendedMagic].contains { bytes.starts(with: Array("\($0) ".utf8)) }
+        guard let first = bytes.first, first != 0 else { return true }
+        return [magic, appendedMagic].contains { bytes.starts(with: Array("\($0) ".utf8)) }
     }
 
     /// `meshca-journal-2 EPOCH LENGTH SHA256` and a newline, the record's JSON (LENGTH bytes), a newline.
