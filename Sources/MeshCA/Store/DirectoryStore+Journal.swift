@@ -5,15 +5,20 @@ extension DirectoryStore {
     var journalPath: String { path("journal") }
 
     /// Whether the journal holds records this process has not applied itself.
-    var needsJournalReplay: Bool {
+    var needsJournalReplay: Bool { !journalIsAsLeft && journalHasRecords }
+
+    /// Whether the journal is absent, empty, or exactly as this process left it (stamp and first bytes).
+    private var journalIsAsLeft: Bool {
         let stamp = FileStamp(journalPath)
-        guard stamp.size > 0, journal?.isChanged(stamp, head: { journalHead ?? [] }) ?? true else { return false }
-        return journalHasRecords
+        return stamp.size <= 0 || journal?.isChanged(stamp, head: { journalHead ?? [] }) == false
     }
 
     /// Whether the journal's first byte is not zero (an emptied journal starts with one), or it cannot be read
     /// (which the replay then reports).
-    private var journalHasRecords: Bool { journalHead.map { $0.first.map { $0 != 0 } ?? false } ?? true }
+    private var journalHasRecords: Bool {
+        guard let head = journalHead else { return true }
+        return head.first.map { $0 != 0 } ?? false
+    }
 
     /// The journal's first bytes (fewer if it is shorter); nil when it cannot be read.
     private var journalHead: [UInt8]? {
@@ -31,7 +36,7 @@ extension DirectoryStore {
     func appendToJournal(_ record: IssuanceJournal.Record) throws {
         guard let journal else { preconditionFailure("only a journaling store writes the journal") }
         var stamp = FileStamp(journalPath)
-        var position = journal.position(stamp, head: { journalHead ?? [] })
+        var position = journal.position(stamp)
         if position == nil {
             if stamp.size < 0 { try FileBatch.perform { try $0.stage(journalPath, [], mode: 0o600) } }
             stamp = FileStamp(journalPath)
@@ -62,7 +67,7 @@ extension DirectoryStore {
     func checkpointJournal() throws {
         let stamp = FileStamp(journalPath)
         guard stamp.size > 0 else { return }
-        if let position = journal?.position(stamp, head: { journalHead ?? [] }) {
+        if let position = journal?.position(stamp) {
             guard position.offset > 0 else { return }
         } else {
             guard journalHasRecords else { return }
@@ -87,7 +92,10 @@ extension DirectoryStore {
     /// Under the exclusive lock: redoes the records this process did not apply (another process's, or a
     /// crashed one's), then checkpoints.
     func recoverJournal() throws {
-        guard needsJournalReplay else { return }
+        guard !journalIsAsLeft else { return }
+        // Where this process's next record goes is decided again, after any replay.
+        journal?.applied(nil)
+        guard journalHasRecords else { return }
         guard let data = FileManager.default.contents(atPath: journalPath) else {
             throw MeshCAError.io("cannot read \(journalPath): \(errnoDescription())")
         }

@@ -92,15 +92,18 @@ struct FileBatch {
         "\(path).tmp-\(getpid())-\(UInt32.random(in: .min ... .max))"
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    /// Writes all of `bytes` at the file's position, or at `offset` when given.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int? = nil, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let written = bytes[done...].withUnsafeBytes { chunk in
+                offset.map { pwrite(fd, chunk.baseAddress, chunk.count, off_t($0 + done)) } ?? write(fd, chunk.baseAddress, chunk.count)
+            }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw MeshCAError.io("cannot write \(path): \(errnoDescription())")
             }
-            offset += written
+            done += written
         }
     }
 
@@ -221,15 +224,7 @@ struct FileBatch {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw MeshCAError.io("cannot open \(path): \(errnoDescription())") }
         defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset + written)) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw MeshCAError.io("cannot write \(path): \(errnoDescription())")
-            }
-            written += count
-        }
+        try writeAll(fd, bytes, at: offset, path: path)
         if durably && syncEnabled && fdatasync(fd) != 0 {
             throw MeshCAError.io("cannot sync \(path): \(errnoDescription())")
         }

@@ -143,9 +143,10 @@ final class JournalState: @unchecked Sendable {
         }
     }
 
-    /// Where the next record goes in the journal at `stamp`: nil unless this process left it so.
-    func position(_ stamp: FileStamp, head current: () -> [UInt8]) -> (offset: Int, epoch: String)? {
-        lock.withLock { applied == stamp && head != nil && head == current() ? next : nil }
+    /// Where the next record goes in the journal at `stamp`: nil unless this process left it so. Its first bytes
+    /// were checked when the lock was taken (`DirectoryStore.recoverJournal`).
+    func position(_ stamp: FileStamp) -> (offset: Int, epoch: String)? {
+        lock.withLock { applied == stamp ? next : nil }
     }
 
     /// After `record` was written at `offset`; `applied` follows once pki/ holds the batch.
