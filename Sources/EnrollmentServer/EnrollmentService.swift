@@ -39,8 +39,7 @@ struct ESTResponse: Sendable {
 /// The CA behind `certtool serve`: EST enrollment and re-enrollment, the roots, the CRL, health and metrics.
 /// Store writes block (file locks, fsync), so they run on a thread pool, never on an event loop; issuances
 /// are group-committed there by the `IssuanceQueue`. Checking and signing a re-enrollment runs on the event
-/// loop: CPU work, the CA's files only `stat`ed (re-read when they change), and the new certificate written
-/// unnamed to the page cache, unsynced (`PKIStore.prepareFile`).
+/// loop: CPU work, the CA's files only `stat`ed (re-read when they change).
 final class EnrollmentService: Sendable {
     struct Policy: Sendable {
         var defaultValidity: ValidityPeriod

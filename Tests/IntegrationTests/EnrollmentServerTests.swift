@@ -65,9 +65,12 @@ import Testing
         #expect(enrolled.status == 200, "\(enrolled.body)")
         ca.stop()
         let listing = { (folder: String) in try FileManager.default.contentsOfDirectory(atPath: "\(ws.pki)/\(folder)").map { "\(folder)/\($0)" } }
-        // web, the enrolled app and the server's own certificate
-        let certificates = try listing("certs_by_serial") + listing("issued")
+        // web and the server's own certificate by serial, the enrolled app in a pack; the three by name
+        let certificates = try listing("certs_by_serial") + listing("packs") + listing("issued")
         #expect(certificates.count == 6, "\(certificates)")
+        #expect(try ws.mode("pki/packs") == 0o755)
+        let pack = try ws.openssl(["storeutl", "-noout", "-certs", "pki/packs/000001.pem"])
+        #expect(pack.stdout.contains("Total found: 1"), "\(pack.output)")
         for file in ["ca.crt", "index.txt"] + certificates {
             #expect(try ws.mode("pki/\(file)") == 0o644, "\(file)")
         }

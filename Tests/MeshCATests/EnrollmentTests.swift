@@ -42,33 +42,25 @@ import X509
         #expect(try reread.store.loadDatabase().records.count == 1)
     }
 
-    /// A signed certificate's file is written before the commit, unnamed: certs_by_serial/ shows it only once
-    /// the commit names it, and nothing else is left there.
-    @Test func aPreparedCertificateAppearsOnlyAtItsCommit() async throws {
+    /// A job is signed before its commit but stored only by it: packs/ stays as it was until the commit appends
+    /// the certificate (and names it in issued/), and certs_by_serial/ (`certtool issue`'s) gets nothing.
+    @Test func aPreparedCertificateIsStoredOnlyAtItsCommit() async throws {
         let provisioner = try authority.provisioner(create: true)
-        let listing = { try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial").sorted() }
-        let before = try listing()
+        let pack = "\(directory)/packs/000001.pem"
         let (request, _) = try csr(["DNS:a.example.internal"])
         let job = try authority.prepareEnrollment(
             request, token: try await provisioner.verify(try await token(["DNS:a.example.internal"])), validity: .init(seconds: 3600))
-        #expect(try listing() == before)
+        #expect(!FileManager.default.fileExists(atPath: pack))
         let issued = try authority.commit(job)
-        let serial = issued.certificate.serialNumber.hexString
-        #expect(try listing() == (before + ["\(serial).pem"]).sorted())
-        let file = "\(directory)/certs_by_serial/\(serial).pem"
-        #expect(try String(contentsOfFile: file, encoding: .utf8) == issued.certificate.pemString())
-        let attributes = try FileManager.default.attributesOfItem(atPath: file)
-        #expect((attributes[.posixPermissions] as? Int) == 0o644)
-        let published = try FileManager.default.attributesOfItem(atPath: "\(directory)/issued/\(issued.name).crt")
-        #expect(published[.systemFileNumber] as? Int == attributes[.systemFileNumber] as? Int)
-        // This file system takes unnamed files, so the path above is the one the server uses.
-        #expect(try authority.store.prepareFile(for: issued.certificate) != nil)
-        #expect(try listing() == (before + ["\(serial).pem"]).sorted())
+        #expect(try String(contentsOfFile: pack, encoding: .utf8) == issued.certificate.pemString())
+        #expect((try FileManager.default.attributesOfItem(atPath: pack)[.posixPermissions] as? Int) == 0o644)
+        #expect(try String(contentsOfFile: "\(directory)/issued/\(issued.name).crt", encoding: .utf8) == issued.certificate.pemString())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial").isEmpty)
     }
 
     /// Another process replaces the CA: the event loop, which looks at the CA's files at most once a second,
     /// still signs with the old one; the commit, which looks every time, signs the job again, and the job's
-    /// prepared file (the old serial) is not the one stored.
+    /// first certificate (the old serial) is not the one stored.
     @Test func aJobSignedByAReplacedCAIsSignedAgainAtTheCommit() async throws {
         // The token first: making one takes the lock, which reads the CA anew.
         let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
@@ -79,12 +71,9 @@ import X509
         let (request, _) = try csr(["DNS:a.example.internal"])
         let job = try authority.prepareEnrollment(request, token: verified, validity: .init(seconds: 3600))
         #expect(try authority.store.loadAuthority(maximumAge: .seconds(60))?.root.certificate == old.root.certificate)
-        let before = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial")
         let issued = try authority.commit(job)
         #expect(replaced.root.certificate.publicKey.isValidSignature(issued.certificate.signature, for: issued.certificate))
-        let serial = issued.certificate.serialNumber.hexString
-        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial").sorted() == (before + ["\(serial).pem"]).sorted())
-        #expect(try String(contentsOfFile: "\(directory)/certs_by_serial/\(serial).pem", encoding: .utf8) == issued.certificate.pemString())
+        #expect(try String(contentsOfFile: "\(directory)/packs/000001.pem", encoding: .utf8) == issued.certificate.pemString())
         #expect(try String(contentsOfFile: "\(directory)/issued/\(issued.name).crt", encoding: .utf8) == issued.certificate.pemString())
         #expect(try authority.store.loadAuthority(maximumAge: .seconds(60))?.root.certificate == replaced.root.certificate)
     }

@@ -15,7 +15,8 @@ import X509
 
     init() throws {
         server = CertificateAuthority(store: DirectoryStore(
-            directory: scratch.path, caching: true, journaling: true, checkpointInterval: .seconds(3600)))
+            directory: scratch.path, caching: true, journaling: true, checkpointInterval: .seconds(3600),
+            packLimit: 2_000))
         try server.initialize(.init())
     }
 
@@ -27,6 +28,13 @@ import X509
     func read(_ relative: String) -> String? {
         try? String(contentsOfFile: "\(directory)/\(relative)", encoding: .utf8)
     }
+
+    /// The certificate of `serial` as pki/ stores it (PEM), read as another process does.
+    func stored(_ serial: String) throws -> String? {
+        try DirectoryStore(directory: directory).certificates(serials: [serial])[serial]?.pemString()
+    }
+
+    var firstPack: String { "\(directory)/packs/000001.pem" }
 
     var journalRecords: [IssuanceJournal.Record] {
         IssuanceJournal.records(in: Array(FileManager.default.contents(atPath: journal) ?? Data()))
@@ -111,7 +119,7 @@ import X509
         #expect((try FileManager.default.attributesOfItem(atPath: journal)[.size] as? Int ?? 0) > 0)
         #expect((try FileManager.default.attributesOfItem(atPath: journal)[.posixPermissions] as? Int) == 0o600)
         #expect(read("index.txt")?.contains("\t\(serial)\t") == true)
-        #expect(read("certs_by_serial/\(serial).pem") == (try issued.certificate.pemString()))
+        #expect(read("packs/000001.pem") == (try issued.certificate.pemString()))
 
         let listed = try otherProcess.store.withSharedAccess { try otherProcess.store.loadDatabase() }
         #expect(listed.records.map(\.serial) == [serial])
@@ -136,42 +144,43 @@ import X509
             let record = IssuanceJournal.records(in: Array(FileManager.default.contents(atPath: journal) ?? Data()))
             seen = (serial, record.contains { $0.rows.contains("\t\(serial)\t") },
                     read("index.txt")?.contains("\t\(serial)\t") == true,
-                    FileManager.default.fileExists(atPath: "\(directory)/certs_by_serial/\(serial).pem"))
+                    read("packs/000001.pem")?.isEmpty == false)
         }
         let answered = try #require(seen)
         #expect(answered.journaled)
         #expect(!answered.inIndex)
         #expect(!answered.filed)
         #expect(read("index.txt")?.contains("\t\(answered.serial)\t") == true)
-        #expect(FileManager.default.fileExists(atPath: "\(directory)/certs_by_serial/\(answered.serial).pem"))
+        #expect(try stored(answered.serial) != nil)
     }
 
-    /// Both ways of naming an unnamed file give it its bytes and mode under the new name and refuse a name that
-    /// exists. The kernels this runs on (Linux ≥ 6.10) let the owner link it directly, without /proc.
-    @Test(arguments: [UnnamedFile.Linking.emptyPath, .procPath])
-    func anUnnamedFileIsNamedOnceEitherWay(linking: UnnamedFile.Linking) throws {
-        let folder = "\(directory)/certs_by_serial"
-        #expect(UnnamedFile.linking(in: folder) == .emptyPath)
-        let bytes = Array("certificate\n".utf8)
-        let file = try #require(try UnnamedFile(in: folder, becoming: "\(folder)/\(linking).pem", bytes: bytes, mode: 0o644))
-        #expect(linking.link(file.descriptor, to: file.path))
-        #expect(FileManager.default.contents(atPath: file.path) == Data(bytes))
-        #expect(try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int == 0o644)
-        // errno read at once, before the test framework's own calls can change it
-        let relinked = linking.link(file.descriptor, to: file.path), reason = errno
-        #expect(!relinked && reason == EEXIST)
+    /// Enrolled certificates go into packs, one after another, and into the next pack once one is full (2,000
+    /// bytes here); another process finds each by its serial, and `certtool list` names every one.
+    @Test func enrolledCertificatesArePackedInOrder() async throws {
+        var issued: [CertificateAuthority.Issued] = []
+        for name in ["a", "b", "c", "d"] { issued.append(try await enroll(name)) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/packs").sorted()
+        #expect(names.count >= 2 && names.first == "000001.pem" && names.last == "00000\(names.count).pem")
+        let packed = try names.map { try #require(read("packs/\($0)")) }
+        #expect(packed.allSatisfy { $0.utf8.count <= 2_000 })
+        #expect(packed.joined() == (try issued.map { try $0.certificate.pemString() }.joined()))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/certs_by_serial").isEmpty)
+        let listing = try otherProcess.listing()
+        #expect(listing.map(\.serial) == issued.map { $0.certificate.serialNumber.hexString })
+        #expect(listing.map(\.subjectAltNames) == issued.map { ["DNS:\($0.name)"] })
     }
 
-    /// What a crash right after the commit point can leave: the record synced, none of pki/'s writes. The next
-    /// process redoes them all; a torn record after it (the crash cut an append short) is dropped.
+    /// What a crash right after the commit point can leave: the record synced, none of pki/'s writes (the pack
+    /// holding what the lost write-back left: here garbage). The next process redoes them all and cuts the pack
+    /// after the record's certificate; a torn record after it (the crash cut an append short) is dropped.
     @Test func aCrashAfterTheCommitPointIsRedoneByTheNextProcess() async throws {
         let indexBefore = try #require(read("index.txt"))
         let issued = try await enroll("a")
         let serial = issued.certificate.serialNumber.hexString
         let record = try Data(contentsOf: URL(fileURLWithPath: journal))
         let published = try #require(read("issued/\(issued.name).crt"))
-        // Undo what the crash lost: the certificate's files and its row.
-        try FileManager.default.removeItem(atPath: "\(directory)/certs_by_serial/\(serial).pem")
+        // Undo what the crash lost: the certificate, its files and its row.
+        try Data(repeating: 0x2A, count: 3_000).write(to: URL(fileURLWithPath: firstPack))
         try FileManager.default.removeItem(atPath: "\(directory)/issued/\(issued.name).crt")
         try FileManager.default.removeItem(atPath: "\(directory)/tokens.used")
         try indexBefore.write(toFile: "\(directory)/index.txt", atomically: true, encoding: .utf8)
@@ -181,7 +190,7 @@ import X509
         let database = try other.store.withSharedAccess { try other.store.loadDatabase() }
         #expect(database.records.map(\.serial) == [serial])
         #expect(database.records.first?.subject == "/CN=a.example.internal")
-        #expect(read("certs_by_serial/\(serial).pem") == (try issued.certificate.pemString()))
+        #expect(read("packs/000001.pem") == (try issued.certificate.pemString()))
         #expect(read("issued/\(issued.name).crt") == published)
         #expect(journalRecords.isEmpty)
         #expect(read("tokens.used")?.split(separator: "\n").count == 1, "the spent token is back in tokens.used")
@@ -193,14 +202,15 @@ import X509
         #expect(renewed.certificate.subjectAltNames == issued.certificate.subjectAltNames)
     }
 
-    /// A journal the certtool before this one left (appended records without an epoch) is replayed on upgrade,
-    /// and emptied.
+    /// A journal the certtool before this one left (appended records without an epoch, certificates filed by
+    /// serial rather than packed) is replayed on upgrade, and emptied.
     @Test func anAppendedJournalOfTheEarlierCerttoolIsReplayed() async throws {
         let indexBefore = try #require(read("index.txt"))
         let issued = try await enroll("a")
         let serial = issued.certificate.serialNumber.hexString
-        let record = try #require(journalRecords.first)
-        try FileManager.default.removeItem(atPath: "\(directory)/certs_by_serial/\(serial).pem")
+        var record = try #require(journalRecords.first)
+        record.pack = nil
+        try FileManager.default.removeItem(atPath: firstPack)
         try indexBefore.write(toFile: "\(directory)/index.txt", atomically: true, encoding: .utf8)
         let payload = try JSONEncoder().encode(record)
         let frame = "meshca-journal-1 \(payload.count) \(Array(SHA256.hash(data: payload)).hexEncoded())\n"
@@ -212,22 +222,22 @@ import X509
         #expect(journalRecords.isEmpty)
     }
 
-    /// Two records under one name (a renewal, say) replayed together: both rows and files come back, and the
-    /// name stands for the later certificate.
+    /// Two records under one name (a renewal, say) replayed together: both rows and certificates come back, and
+    /// the name stands for the later certificate.
     @Test func aReplayPublishesEachNameByItsLastRecord() async throws {
         let indexBefore = try #require(read("index.txt"))
         let first = try await enroll("a")
         let second = try await enroll("a")
         #expect(first.name == second.name)
         let serials = [first, second].map { $0.certificate.serialNumber.hexString }
-        for serial in serials { try FileManager.default.removeItem(atPath: "\(directory)/certs_by_serial/\(serial).pem") }
+        try FileManager.default.removeItem(atPath: firstPack)
         try FileManager.default.removeItem(atPath: "\(directory)/issued/\(first.name).crt")
         try indexBefore.write(toFile: "\(directory)/index.txt", atomically: true, encoding: .utf8)
 
         let other = otherProcess
         #expect(try other.store.withSharedAccess { try other.store.loadDatabase() }.records.map(\.serial) == serials)
         for issued in [first, second] {
-            #expect(read("certs_by_serial/\(issued.certificate.serialNumber.hexString).pem") == (try issued.certificate.pemString()))
+            #expect(try stored(issued.certificate.serialNumber.hexString) == (try issued.certificate.pemString()))
         }
         #expect(read("issued/\(first.name).crt") == (try second.certificate.pemString()))
     }

@@ -36,12 +36,12 @@ extension CertificateAuthority {
         let leaf: Certificate
         /// The CA that signed `leaf`.
         let signer: SigningIdentity
-        /// `leaf`'s file, written as soon as it was signed.
-        let prepared: PreparedCertificate?
+        /// `leaf` in PEM, encoded here rather than on the commit thread.
+        let leafPEM: String
 
         fileprivate init(
             publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest,
-            authorization: Authorization, signer: SigningIdentity, now: Date, store: any PKIStore
+            authorization: Authorization, signer: SigningIdentity, now: Date
         ) throws {
             self.publicKey = publicKey
             self.subject = subject
@@ -51,7 +51,7 @@ extension CertificateAuthority {
             leaf = try CertificateBuilder.leaf(
                 subject: subject, publicKey: publicKey, subjectAltNames: request.subjectAltNames,
                 profile: request.profile, validity: request.validity, issuer: signer, now: now)
-            prepared = try store.prepareFile(for: leaf)
+            leafPEM = try leaf.pemString()
         }
     }
 
@@ -61,7 +61,7 @@ extension CertificateAuthority {
     ) throws -> EnrollmentJob {
         try EnrollmentJob(
             publicKey: publicKey, subject: subject, request: request, authorization: authorization,
-            signer: try signer ?? loadAuthorityAhead().signer, now: now, store: store)
+            signer: try signer ?? loadAuthorityAhead().signer, now: now)
     }
 
     private static func sign(_ job: EnrollmentJob, issuer: SigningIdentity, now: Date) throws -> Certificate {
@@ -175,7 +175,8 @@ extension CertificateAuthority {
                         status: .valid, expiry: leaf.notValidAfter, revocationDate: nil, revocationReason: nil,
                         serial: serial, subject: leaf.subject.opensslOneLine))
                     let chain = [leaf] + material.chain
-                    stored.append(StoredIssuance(name: job.request.name, chain: chain, prepared: job.prepared, redeemedToken: redeemed))
+                    stored.append(StoredIssuance(
+                        name: job.request.name, chain: chain, leafPEM: unchanged ? job.leafPEM : nil, redeemedToken: redeemed))
                     return Issued(name: job.request.name, chain: chain, privateKeyPEM: nil, createdAuthority: nil)
                 }
             }

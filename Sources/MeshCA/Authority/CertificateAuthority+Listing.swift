@@ -25,8 +25,10 @@ extension CertificateAuthority {
                     currentNames[leaf.serialNumber.hexString] = name
                 }
             }
-            return try store.loadDatabase().records.map { record in
-                let certificate = try store.certificate(serial: record.serial)
+            let records = try store.loadDatabase().records
+            let certificates = try store.certificates(serials: records.map(\.serial))
+            return records.map { record in
+                let certificate = certificates[record.serial.uppercased()]
                 let summary = certificate.map(CertificateSummary.init)
                 let status: String
                 switch record.effectiveStatus(at: now) {

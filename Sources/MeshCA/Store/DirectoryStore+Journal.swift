@@ -115,8 +115,12 @@ extension DirectoryStore {
         for issued in records.flatMap(\.issued) where issued.publishes { published[issued.name] = issued.chainPEM }
         let redeemed = records.flatMap(\.redeemed)
         var ledgerLines: String?
+        let packed = records.filter { $0.pack != nil }
+        for (index, record) in packed.enumerated() {
+            try packs.write(record.packBytes, at: record.pack!, endingThere: index == packed.count - 1)
+        }
         try FileBatch.perform(durable: false) { batch in
-            for issued in records.flatMap(\.issued) {
+            for issued in records.filter({ $0.pack == nil }).flatMap(\.issued) {
                 let leaf = try PEMFiles.certificates(issued.chainPEM, source: journalPath)[0]
                 try stage(path("certs_by_serial/\(leaf.serialNumber.hexString).pem"), try leaf.pemString(), mode: 0o644, into: &batch)
             }

@@ -10,7 +10,8 @@ import X509
 /// ca.crt  intermediate.crt  index.txt  index.txt.attr  crlnumber  crl.pem
 /// private/ (0700)  ca.key  intermediate.key  NAME.key      — PKCS#8 PEM, 0600
 /// issued/          NAME.crt                                — leaf, then intermediate
-/// certs_by_serial/ SERIAL.pem                              — every certificate ever issued
+/// certs_by_serial/ SERIAL.pem                              — every certificate certtool issue and sign made
+/// packs/           NNNNNN.pem                              — every certificate certtool serve signed (`CertificatePacks`)
 /// private/provisioner.key                                  — signs enrollment tokens (certtool token)
 /// tokens.used      "ID EXPIRY" per line                    — one-time tokens already redeemed
 /// journal          enrollment batches not yet checkpointed — see `IssuanceJournal`
@@ -26,12 +27,16 @@ public struct DirectoryStore: PKIStore {
     /// With `journaling` (an enrollment server), group commits go through `IssuanceJournal`, checkpointed every
     /// `checkpointInterval` at most (nil: `CERTTOOL_CHECKPOINT_SECONDS`, else one second).
     let journal: JournalState?
+    let packs: CertificatePacks
 
+    /// `packLimit`: the size from which enrollments go into a new pack (tests make it small).
     public init(
         directory: String, caching: Bool = false, journaling: Bool = false, checkpointInterval: Duration? = nil,
-        passphrase: KeyPassphrase? = nil, encryptsAuthorityKeys: Bool = false
+        passphrase: KeyPassphrase? = nil, encryptsAuthorityKeys: Bool = false,
+        packLimit: Int = 64 << 20
     ) {
         self.directory = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+        self.packs = CertificatePacks(directory: "\(self.directory)/packs", limit: packLimit)
         self.cache = caching ? StoreCache() : nil
         self.journal = journaling ? JournalState(interval: checkpointInterval) : nil
         self.passphrase = passphrase
@@ -56,7 +61,7 @@ public struct DirectoryStore: PKIStore {
             // A failed first command leaves no empty pki/ behind. rmdir only removes empty directories, so
             // nothing a concurrent process wrote meanwhile is lost.
             if !existed {
-                for relative in ["private", "issued", "certs_by_serial"] { rmdir(path(relative)) }
+                for relative in ["private", "issued", "certs_by_serial", "packs"] { rmdir(path(relative)) }
                 unlink(path(".lock"))
                 rmdir(directory)
             }
@@ -73,7 +78,7 @@ public struct DirectoryStore: PKIStore {
     }
 
     private func createLayout() throws {
-        for (relative, mode) in [("", 0o755), ("private", 0o700), ("issued", 0o755), ("certs_by_serial", 0o755)] {
+        for (relative, mode) in [("", 0o755), ("private", 0o700), ("issued", 0o755), ("certs_by_serial", 0o755), ("packs", 0o755)] {
             let dir = relative.isEmpty ? directory : path(relative)
             var isDirectory = false
             if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) {
@@ -206,27 +211,34 @@ public struct DirectoryStore: PKIStore {
         // The last issuance under a name wins, as it would one at a time.
         var latest: [String: Int] = [:]
         for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
-        let chainPEMs = try issuances.map { try chainPEM($0.chain, prepared: $0.prepared) }
+        let leafPEMs = try issuances.map { try $0.leafPEM ?? $0.chain[0].pemString() }
+        let chainPEMs = try zip(issuances, leafPEMs).map { issuance, leafPEM in
+            try issuance.chain.dropFirst().reduce(leafPEM) { try $0 + $1.pemString() }
+        }
+        let packBytes = Array(leafPEMs.joined().utf8)
+        let (packNumber, placement) = packs.placement(ofCount: packBytes.count, current: journal?.packNumber)
         let record = { (rows: String) in
             IssuanceJournal.Record(
                 rows: rows,
                 issued: issuances.enumerated().map { index, issuance in
                     .init(name: issuance.name, chainPEM: chainPEMs[index], publishes: latest[issuance.name] == index)
                 },
-                redeemed: issuances.compactMap { $0.redeemedToken.map { .init(id: $0.id, expiresAt: $0.expiresAt) } })
+                redeemed: issuances.compactMap { $0.redeemedToken.map { .init(id: $0.id, expiresAt: $0.expiresAt) } },
+                pack: placement)
         }
         let ledgerFile = path("tokens.used")
         var ledger = tokenLedger
         let ledgerChange = ledger?.change(fileSize: FileStamp(ledgerFile).size, now: Date()) ?? .none
         let appending = ledgerChange.appended.map { (path: ledgerFile, text: $0) }
-        try writeDatabase(database, journaling: record, appending: appending, durable: durable) { batch in
-            for (index, issuance) in issuances.enumerated() {
-                try stageCertificate(
-                    name: issuance.name, chain: issuance.chain, chainPEM: chainPEMs[index], prepared: issuance.prepared,
-                    publishName: latest[issuance.name] == index, into: &batch)
+        try writeDatabase(
+            database, journaling: record, appending: appending, packing: (placement, packBytes), durable: durable
+        ) { batch in
+            for (index, issuance) in issuances.enumerated() where latest[issuance.name] == index {
+                try batch.stage(path("issued/\(issuance.name).crt"), chainPEMs[index], mode: 0o644)
             }
             if let text = ledgerChange.rewritten { try batch.stage(ledgerFile, text, mode: 0o600) }
         }
+        journal?.packNumber = packNumber
         if var ledger {
             ledger.saved(ledgerChange)
             cache?.remember(ledger, stamp: FileStamp(ledgerFile))
@@ -234,25 +246,17 @@ public struct DirectoryStore: PKIStore {
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }
 
-    /// The chain's PEM, the leaf's taken from its prepared file when that is still this leaf's (the commit did
-    /// not sign it again).
-    private func chainPEM(_ chain: [Certificate], prepared: PreparedCertificate? = nil) throws -> String {
-        let leafPEM = try prepared.flatMap { $0.file.path == bySerialPath(chain[0]) ? $0.pem : nil } ?? chain[0].pemString()
-        return try chain.dropFirst().reduce(leafPEM) { try $0 + $1.pemString() }
+    /// The chain's PEM.
+    private func chainPEM(_ chain: [Certificate]) throws -> String {
+        try chain.reduce("") { try $0 + $1.pemString() }
     }
 
-    /// certs_by_serial/ always; issued/NAME.crt when this certificate is the one the name now stands for.
+    /// certs_by_serial/ and issued/NAME.crt.
     private func stageCertificate(
-        name: String, chain: [Certificate], chainPEM: String, prepared: PreparedCertificate? = nil, publishName: Bool,
-        into batch: inout FileBatch
+        name: String, chain: [Certificate], chainPEM: String, publishName: Bool, into batch: inout FileBatch
     ) throws {
         let bySerial = bySerialPath(chain[0])
-        // A prepared file of a certificate signed again at the commit (the CA changed) has another serial.
-        if let prepared, prepared.file.path == bySerial {
-            batch.stage(prepared.file)
-        } else {
-            try batch.stage(bySerial, chain.count == 1 ? chainPEM : try chain[0].pemString(), mode: 0o644)
-        }
+        try batch.stage(bySerial, chain.count == 1 ? chainPEM : try chain[0].pemString(), mode: 0o644)
         guard publishName else { return }
         if chain.count == 1 {
             // A root-signed leaf: issued/NAME.crt holds exactly certs_by_serial/SERIAL.pem.
@@ -262,21 +266,23 @@ public struct DirectoryStore: PKIStore {
         }
     }
 
-    public func prepareFile(for certificate: Certificate) throws -> PreparedCertificate? {
-        let pem = try certificate.pemString()
-        return try UnnamedFile(
-            in: path("certs_by_serial"), becoming: bySerialPath(certificate), bytes: Array(pem.utf8), mode: 0o644
-        ).map { PreparedCertificate($0, pem: pem) }
-    }
-
     private func bySerialPath(_ certificate: Certificate) -> String {
         path("certs_by_serial/\(certificate.serialNumber.hexString).pem")
     }
 
-    public func certificate(serial: String) throws -> Certificate? {
-        let file = path("certs_by_serial/\(serial.uppercased()).pem")
-        guard let pem = try readIfPresent(file) else { return nil }
-        return try PEMFiles.certificates(pem, source: file).first
+    public func certificates(serials: [String]) throws -> [String: Certificate] {
+        var found: [String: Certificate] = [:]
+        var packed: Set<String> = []
+        for serial in serials.map({ $0.uppercased() }) {
+            let file = path("certs_by_serial/\(serial).pem")
+            if let pem = try readIfPresent(file) {
+                found[serial] = try PEMFiles.certificates(pem, source: file).first
+            } else {
+                packed.insert(serial)
+            }
+        }
+        if !packed.isEmpty { found.merge(try packs.certificates(serials: packed)) { old, _ in old } }
+        return found
     }
 
     // MARK: Database and CRL
@@ -314,18 +320,21 @@ public struct DirectoryStore: PKIStore {
     /// then writes the same without syncing. `durable` runs at the commit point: right after the record, or
     /// after the last synced write.
     ///
-    /// `appending` is appended to its file after the commit point like the rows (a token ledger's new lines).
+    /// `appending` is appended to its file after the commit point like the rows (a token ledger's new lines);
+    /// `packing` is written into its pack there too, before the rows.
     private func writeDatabase(
         _ database: CertificateDatabase, journaling record: ((String) throws -> IssuanceJournal.Record)? = nil,
-        appending extra: (path: String, text: String)? = nil, durable: () -> Void = {},
+        appending extra: (path: String, text: String)? = nil,
+        packing pack: (placement: IssuanceJournal.Record.Placement, bytes: [UInt8])? = nil, durable: () -> Void = {},
         staging stage: (inout FileBatch) throws -> Void
     ) throws {
         let file = path("index.txt")
         let rows = database.appendedRows(fileSize: FileStamp(file).size)
         if let rows, !rows.isEmpty { try FileBatch.reserveAppend(file, count: rows.utf8.count) }
         if let extra { try FileBatch.reserveAppend(extra.path, count: extra.text.utf8.count) }
+        if let pack { try packs.reserve(pack.placement, count: pack.bytes.count) }
         if let journal, let record, let rows {
-            // Staged (written under temporary names or unnamed) before the commit point, as in a synced batch:
+            // Staged (written under temporary names) before the commit point, as in a synced batch:
             // a full disk fails here, with nothing committed and no token spent.
             var batch = FileBatch()
             defer { batch.discard() }
@@ -334,6 +343,7 @@ public struct DirectoryStore: PKIStore {
             durable()
             do {
                 try batch.commit(durable: false)
+                if let pack { try packs.write(pack.bytes, at: pack.placement) }
                 if let extra { try FileBatch.append(extra.path, Array(extra.text.utf8), durably: false) }
                 if !rows.isEmpty { try FileBatch.append(file, Array(rows.utf8), durably: false) }
             } catch {
@@ -350,6 +360,9 @@ public struct DirectoryStore: PKIStore {
             if journal.checkpointDue() { try? checkpointJournal() }
         } else {
             try commitOutsideJournal { batch in
+                // Synced by the batch's commit; a crash before the database's commit leaves certificates in the
+                // pack that no row names, which the next batch writes after.
+                if let pack { try packs.write(pack.bytes, at: pack.placement) }
                 try stage(&batch)
                 if rows == nil { try batch.stage(file, database.serialized, mode: 0o644) }
             }

@@ -5,27 +5,15 @@ import CGlibc
 #endif
 
 /// Writes that readers never see half-done, made durable together: every file is written to a temporary
-/// sibling (or unnamed, see `UnnamedFile`), then one sync makes all of them durable, then they are renamed (or
-/// linked) into place in order.
+/// sibling, then one sync makes all of them durable, then they are renamed into place in order.
 ///
 /// One `syncfs` plus one directory `fsync` per batch instead of one `fsync` per file: an issuance writes four
 /// files, and each separate sync costs a journal commit (about 1 ms on this project's ext4 disks).
 struct FileBatch {
-    private enum Entry {
-        /// Written under `temporary`, renamed to `path` at the commit.
-        case written(temporary: String, path: String)
-        /// Written unnamed, linked as its path at the commit.
-        case unnamed(UnnamedFile)
-        /// A second name for the file committed at `source` (staged earlier in the batch): linked as
-        /// `temporary` once `source` has its name, then renamed to `path`.
-        case sameFile(source: String, temporary: String, path: String)
-
-        var path: String {
-            switch self {
-            case .written(_, let path), .sameFile(_, _, let path): return path
-            case .unnamed(let file): return file.path
-            }
-        }
+    /// A file written under `temporary`, renamed to `path` at the commit.
+    private struct Entry {
+        var temporary: String
+        var path: String
     }
 
     private var staged: [Entry] = []
@@ -44,7 +32,7 @@ struct FileBatch {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         // Errors name the file the user knows, not its temporary sibling (which `discard` removes).
         guard fd >= 0 else { throw MeshCAError.io("cannot write \(path): \(errnoDescription())") }
-        staged.append(.written(temporary: temporary, path: path))
+        staged.append(Entry(temporary: temporary, path: path))
         defer { close(fd) }
         Self.undoUmask(fd, mode)
         try Self.writeAll(fd, bytes, path: path)
@@ -65,11 +53,6 @@ struct FileBatch {
         return value
     }()
 
-    /// Stages an already written unnamed file, to be named at the commit.
-    mutating func stage(_ file: UnnamedFile) {
-        staged.append(.unnamed(file))
-    }
-
     /// Stages `path` as a second name for the file already staged at `original` (same bytes): one inode
     /// instead of two, and replacing `path` later frees no data blocks while `original` still links them —
     /// on ext4 mounted with `discard`, freeing a file's blocks costs about 1 ms. Writes `bytes` when the file
@@ -79,13 +62,8 @@ struct FileBatch {
             return try stage(path, try bytes(), mode: mode)
         }
         let temporary = Self.temporaryName(for: path)
-        switch source {
-        case .written(let sourceTemporary, _):
-            guard link(sourceTemporary, temporary) == 0 else { return try stage(path, try bytes(), mode: mode) }
-            staged.append(.written(temporary: temporary, path: path))
-        case .unnamed, .sameFile:
-            staged.append(.sameFile(source: original, temporary: temporary, path: path))
-        }
+        guard link(source.temporary, temporary) == 0 else { return try stage(path, try bytes(), mode: mode) }
+        staged.append(Entry(temporary: temporary, path: path))
     }
 
     private static func temporaryName(for path: String) -> String {
@@ -107,46 +85,18 @@ struct FileBatch {
         }
     }
 
-    /// Syncs every staged file, renames (or links) them into place in staging order, then syncs their
-    /// directories — and, when a file was linked, its new link count, with a second `syncfs`. Not `durable`:
-    /// only renames and links, for writes a journal already made durable (see `IssuanceJournal`).
+    /// Syncs every staged file, renames them into place in staging order, then syncs their directories. Not
+    /// `durable`: only renames, for writes a journal already made durable (see `IssuanceJournal`).
     mutating func commit(durable: Bool = true) throws {
         guard let first = staged.first else { return }
         let sync = durable && Self.syncEnabled
-        let directories = Set(staged.map { Self.directory(of: $0.path) })
-        let unnamed = staged.compactMap { entry -> UnnamedFile? in
-            if case .unnamed(let file) = entry { return file }
-            return nil
-        }
-        let anchor = Self.directory(of: first.path)
         if sync {
-            let temporaries = staged.compactMap { entry -> String? in
-                if case .written(let temporary, _) = entry { return temporary }
-                return nil
-            }
-            try Self.sync(on: anchor, files: temporaries, unnamed: unnamed, directories: [], naming: first.path)
+            try Self.sync(on: Self.directory(of: first.path), files: staged.map(\.temporary), naming: first.path)
         }
-        for entry in staged {
-            switch entry {
-            case .written(let temporary, let path):
-                try Self.move(temporary, to: path)
-            case .unnamed(let file):
-                try file.link()
-            case .sameFile(let source, let temporary, let path):
-                guard link(source, temporary) == 0 else {
-                    throw MeshCAError.io("cannot link \(source) as \(path): \(errnoDescription())")
-                }
-                try Self.move(temporary, to: path)
-            }
-        }
+        for entry in staged { try Self.move(entry.temporary, to: entry.path) }
         committed = true
         guard sync else { return }
-        if !unnamed.isEmpty {
-            // A linked file's inode changed (its link count), not only its directory.
-            try Self.sync(on: anchor, files: [], unnamed: unnamed, directories: directories, naming: first.path)
-        } else {
-            for directory in directories { Self.syncDirectory(directory) }
-        }
+        for directory in Set(staged.map { Self.directory(of: $0.path) }) { Self.syncDirectory(directory) }
     }
 
     /// The directory part of a file path ("" for a bare name), without bridging to NSString on the commit path.
@@ -161,11 +111,9 @@ struct FileBatch {
         }
     }
 
-    /// Makes the files, the unnamed ones and the directories durable: one `syncfs` of the file system holding
-    /// `anchor` (a directory) on Linux, elsewhere an `fsync` of each.
-    private static func sync(
-        on anchor: String, files: [String], unnamed: [UnnamedFile], directories: Set<String>, naming path: String
-    ) throws {
+    /// Makes the files durable: one `syncfs` of the file system holding `anchor` (a directory) on Linux,
+    /// elsewhere an `fsync` of each.
+    private static func sync(on anchor: String, files: [String], naming path: String) throws {
         #if os(Linux)
         try syncFileSystem(of: anchor.isEmpty ? "." : anchor, naming: path)
         #else
@@ -173,9 +121,8 @@ struct FileBatch {
             let fd = open(file, O_RDONLY | O_CLOEXEC)
             defer { close(fd) }
             return fd >= 0 && fsync(fd) == 0
-        } && unnamed.allSatisfy { fsync($0.descriptor) == 0 }
+        }
         guard synced else { throw MeshCAError.io("cannot sync \(path): \(errnoDescription())") }
-        for directory in directories { syncDirectory(directory) }
         #endif
     }
 
@@ -187,15 +134,10 @@ struct FileBatch {
         }
     }
 
-    /// Removes temporaries that were not committed (after an error); unnamed files vanish by themselves.
+    /// Removes temporaries that were not committed (after an error).
     func discard() {
         guard !committed else { return }
-        for entry in staged {
-            switch entry {
-            case .written(let temporary, _), .sameFile(_, let temporary, _): unlink(temporary)
-            case .unnamed: break
-            }
-        }
+        for entry in staged { unlink(entry.temporary) }
     }
 
     /// Appends `bytes` to an existing file with one write and, when `durably`, syncs its data: the commit of an

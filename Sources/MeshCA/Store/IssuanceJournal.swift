@@ -18,7 +18,7 @@ import NIOConcurrencyHelpers
 ///
 /// After a crash, whoever takes the store's lock next replays the records (`DirectoryStore.recoverJournal`).
 /// Replay is idempotent — rows whose serial index.txt already holds are skipped, files already holding the
-/// recorded bytes are left alone — so a record applied before the crash, or applied by another process, is
+/// recorded bytes are left alone, packs get the same bytes at the same offsets — so a record applied before the crash, or applied by another process, is
 /// harmless to replay. Writes outside the journal (revocations, CRLs, `certtool issue`) checkpoint first, so no
 /// replay can undo them.
 enum IssuanceJournal {
@@ -26,7 +26,7 @@ enum IssuanceJournal {
     struct Record: Codable, Equatable {
         struct Issued: Codable, Equatable {
             var name: String
-            /// The leaf, then its chain (PEM): certs_by_serial/ gets the leaf, issued/NAME.crt all of it.
+            /// The leaf, then its chain (PEM): the pack gets the leaf, issued/NAME.crt all of it.
             var chainPEM: String
             /// Whether issued/NAME.crt is this certificate (the last one under its name in the batch).
             var publishes: Bool
@@ -37,12 +37,21 @@ enum IssuanceJournal {
             var expiresAt: Date
         }
 
+        /// Where in pki/packs/ the batch's leaves go (`CertificatePacks`).
+        struct Placement: Codable, Equatable {
+            var pack: String
+            var offset: Int
+        }
+
         /// index.txt rows, appended.
         var rows: String
         var issued: [Issued]
         /// The tokens the batch redeemed, for tokens.used: only these, as the rest of the ledger is in the file
         /// since the last checkpoint, and the whole ledger per batch would grow with every token.
         var redeemed: [Token]
+        /// Where `packBytes` go. Nil in the records of a certtool before packs, which wrote a file per leaf into
+        /// certs_by_serial/ (as their replay still does).
+        var pack: Placement?
     }
 
     private static let magic = "meshca-journal-2"
@@ -120,6 +129,7 @@ final class JournalState: @unchecked Sendable {
     /// Where this process writes its next record, once it emptied the journal or took it over empty.
     private var next: (offset: Int, epoch: String)?
     private var lastCheckpoint = ContinuousClock.now
+    private var pack: Int?
     /// How stale pki/'s durable state may get, and how much a replay may have to redo.
     private let interval: Duration
 
@@ -178,6 +188,12 @@ final class JournalState: @unchecked Sendable {
             next = position
             return position
         }
+    }
+
+    /// The pack this process last appended to (`CertificatePacks`), to look for room from there.
+    var packNumber: Int? {
+        get { lock.withLock { pack } }
+        set { lock.withLock { pack = newValue } }
     }
 
     func checkpointDue() -> Bool {

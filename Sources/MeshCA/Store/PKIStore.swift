@@ -51,8 +51,8 @@ public protocol PKIStore: Sendable {
     func saveIssuance(
         name: String, chain: [Certificate], privateKeyPEM: String?, database: CertificateDatabase,
         newAuthority: AuthorityMaterial?) throws
-    /// Any certificate ever issued, by serial (upper-case hex).
-    func certificate(serial: String) throws -> Certificate?
+    /// The certificates of these serials (upper-case hex) that the store holds, by serial.
+    func certificates(serials: [String]) throws -> [String: Certificate]
 
     func loadDatabase() throws -> CertificateDatabase
     /// The database to change and save back under the exclusive lock. A store that keeps the database in
@@ -79,10 +79,6 @@ public protocol PKIStore: Sendable {
     func saveIssuances(
         _ issuances: [StoredIssuance], database: CertificateDatabase, tokenLedger: TokenLedger?, durable: () -> Void
     ) throws
-    /// Writes a signed certificate's file ahead of the group commit that records it, without the lock and
-    /// invisible until that commit: the commit, which is serialized, then only names it. Nil when the store
-    /// cannot; `saveIssuances` writes it then.
-    func prepareFile(for certificate: Certificate) throws -> PreparedCertificate?
     /// Makes every commit durable in the store itself rather than in a log of it: a server calls it when it
     /// stops, so that what it leaves needs no replay.
     func checkpoint() throws
@@ -90,39 +86,25 @@ public protocol PKIStore: Sendable {
 
 extension PKIStore {
     public func loadAuthority(maximumAge: Duration) throws -> AuthorityMaterial? { try loadAuthority() }
-    public func prepareFile(for certificate: Certificate) throws -> PreparedCertificate? { nil }
     public func checkpoint() throws {}
-}
-
-/// A certificate's file written ahead of its commit (`PKIStore.prepareFile(for:)`); dropped uncommitted, it
-/// leaves nothing behind.
-public final class PreparedCertificate: Sendable {
-    let file: UnnamedFile
-    /// What the file holds, so that the commit does not encode the certificate again for its journal record.
-    let pem: String
-
-    init(_ file: UnnamedFile, pem: String) {
-        self.file = file
-        self.pem = pem
-    }
 }
 
 /// A certificate to store under a name (leaf first), without a key: its holder generated that.
 public struct StoredIssuance: Sendable {
     public var name: String
     public var chain: [Certificate]
-    /// The leaf's file, when it was written ahead (`PKIStore.prepareFile(for:)`).
-    public var prepared: PreparedCertificate?
+    /// The leaf's PEM, when it was encoded ahead (off the thread that serializes commits).
+    public var leafPEM: String?
     /// The one-time token this issuance spent (its id and expiry), when a token authorized it.
     public var redeemedToken: (id: String, expiresAt: Date)?
 
     public init(
-        name: String, chain: [Certificate], prepared: PreparedCertificate? = nil,
+        name: String, chain: [Certificate], leafPEM: String? = nil,
         redeemedToken: (id: String, expiresAt: Date)? = nil
     ) {
         self.name = name
         self.chain = chain
-        self.prepared = prepared
+        self.leafPEM = leafPEM
         self.redeemedToken = redeemedToken
     }
 }

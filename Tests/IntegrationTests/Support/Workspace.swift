@@ -84,6 +84,19 @@ extension Workspace {
             .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The serials of the certificates in pki/packs/ (what `certtool serve` signed), in order, as openssl reads
+    /// them.
+    func packedSerials() throws -> [String] {
+        let packs = try FileManager.default.contentsOfDirectory(atPath: path("pki/packs")).sorted()
+        let end = "-----END CERTIFICATE-----\n"
+        return try packs.flatMap { pack in
+            try read("pki/packs/\(pack)").components(separatedBy: end).dropLast().map { block in
+                try openssl(["x509", "-noout", "-serial"], input: Data((block + end).utf8)).stdout
+                    .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+    }
+
     /// A certificate file's notAfter.
     func notAfter(_ certificate: String) throws -> Date { try Certificate(pemEncoded: read(certificate)).notValidAfter }
 }
