@@ -50,13 +50,14 @@ public struct DirectoryStore: PKIStore {
     public var hasAuthority: Bool { FileManager.default.fileExists(atPath: path("ca.crt")) }
 
     public func withExclusiveAccess<T>(_ body: () throws -> T) throws -> T {
+        // A server lays pki/ out once, not in every batch (seven system calls).
+        if cache?.laidOut == true { return try lockedForWriting(body) }
         let existed = FileManager.default.fileExists(atPath: directory)
         try createLayout()
         do {
-            return try FileLock(path: path(".lock")).withLock(exclusive: true) {
-                try recoverJournal()
-                return try body()
-            }
+            let result = try lockedForWriting(body)
+            cache?.laidOut = true
+            return result
         } catch {
             // A failed first command leaves no empty pki/ behind. rmdir only removes empty directories, so
             // nothing a concurrent process wrote meanwhile is lost.
@@ -66,6 +67,13 @@ public struct DirectoryStore: PKIStore {
                 rmdir(directory)
             }
             throw error
+        }
+    }
+
+    private func lockedForWriting<T>(_ body: () throws -> T) throws -> T {
+        try FileLock(path: path(".lock")).withLock(exclusive: true) {
+            try recoverJournal()
+            return try body()
         }
     }
 
@@ -422,6 +430,13 @@ final class StoreCache: @unchecked Sendable {
     private var authority: (material: AuthorityMaterial, stamps: [FileStamp], checked: ContinuousClock.Instant)?
     private var database: (value: CertificateDatabase, stamp: FileStamp)?
     private var ledger: (value: TokenLedger, stamp: FileStamp)?
+    private var layout = false
+
+    /// Whether the store's directories were made (or found) once already.
+    var laidOut: Bool {
+        get { lock.withLock { layout } }
+        set { lock.withLock { layout = newValue } }
+    }
 
     func authority(stamps: [FileStamp]) -> AuthorityMaterial? {
         lock.withLock {
