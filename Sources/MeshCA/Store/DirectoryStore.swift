@@ -206,8 +206,7 @@ public struct DirectoryStore: PKIStore {
         try writeDatabase(database) { batch in
             if let newAuthority { try stageAuthority(newAuthority, into: &batch) }
             if let privateKeyPEM { try batch.stage(keyPath, privateKeyPEM, mode: 0o600) }
-            try stageCertificate(
-                name: name, chain: chain, chainPEM: try chainPEM(chain), publishName: true, into: &batch)
+            try stageCertificate(name: name, chain: chain, chainPEM: try chainPEM(chain), into: &batch)
         }
         // A certificate signed from a CSR replaces one whose key we generated: that key no longer matches.
         if privateKeyPEM == nil { unlink(keyPath) }
@@ -220,9 +219,7 @@ public struct DirectoryStore: PKIStore {
         var latest: [String: Int] = [:]
         for (index, issuance) in issuances.enumerated() { latest[issuance.name] = index }
         let leafPEMs = try issuances.map { try $0.leafPEM ?? $0.chain[0].pemString() }
-        let chainPEMs = try zip(issuances, leafPEMs).map { issuance, leafPEM in
-            try issuance.chain.dropFirst().reduce(leafPEM) { try $0 + $1.pemString() }
-        }
+        let chainPEMs = try zip(issuances, leafPEMs).map { try $1 + chainPEM($0.chain.dropFirst()) }
         let packBytes = Array(leafPEMs.joined().utf8)
         let (packNumber, placement) = packs.placement(ofCount: packBytes.count, current: journal?.packNumber)
         let record = { (rows: String) in
@@ -254,28 +251,23 @@ public struct DirectoryStore: PKIStore {
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }
 
-    /// The chain's PEM.
-    private func chainPEM(_ chain: [Certificate]) throws -> String {
+    /// The certificates' PEM, one after another.
+    private func chainPEM(_ chain: some Sequence<Certificate>) throws -> String {
         try chain.reduce("") { try $0 + $1.pemString() }
     }
 
-    /// certs_by_serial/ and issued/NAME.crt.
+    /// certs_by_serial/SERIAL.pem and issued/NAME.crt.
     private func stageCertificate(
-        name: String, chain: [Certificate], chainPEM: String, publishName: Bool, into batch: inout FileBatch
+        name: String, chain: [Certificate], chainPEM: String, into batch: inout FileBatch
     ) throws {
-        let bySerial = bySerialPath(chain[0])
+        let bySerial = path("certs_by_serial/\(chain[0].serialNumber.hexString).pem")
         try batch.stage(bySerial, chain.count == 1 ? chainPEM : try chain[0].pemString(), mode: 0o644)
-        guard publishName else { return }
         if chain.count == 1 {
             // A root-signed leaf: issued/NAME.crt holds exactly certs_by_serial/SERIAL.pem.
             try batch.stage(path("issued/\(name).crt"), sameAs: bySerial, Array(chainPEM.utf8), mode: 0o644)
         } else {
             try batch.stage(path("issued/\(name).crt"), chainPEM, mode: 0o644)
         }
-    }
-
-    private func bySerialPath(_ certificate: Certificate) -> String {
-        path("certs_by_serial/\(certificate.serialNumber.hexString).pem")
     }
 
     public func certificates(serials: [String]) throws -> [String: Certificate] {
