@@ -1,8 +1,12 @@
 import Foundation
+import MeshCA
 import Testing
 
 /// Faults: processes killed mid-write, upstreams dying mid-response.
 @Suite struct FaultTests {
+    static let reenrollUntilGone = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/reenroll_until_gone.py").path
+
     /// Issuing processes killed with SIGKILL at random moments leave a pki whose every index row has its
     /// certificate file, that openssl and certtool still read, and where the next issuance works.
     @Test func killNineDuringIssuanceLeavesAConsistentPKI() throws {
@@ -76,6 +80,43 @@ import Testing
         // The tokens stay spent (tokens.used came back from the journal): the restarted server refuses the last.
         try ca.start()
         #expect(try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(tokens[2])"]).status == 401)
+    }
+
+    /// The CA server killed with SIGKILL while six keep-alive clients re-enroll as fast as it answers, at a
+    /// random moment (mid-batch, mid-apply or mid-checkpoint): the next certtool process replays what the journal
+    /// holds, and then every answered certificate has exactly one row and is in the packs once, the packs hold
+    /// nothing else (openssl reads every certificate in them: no torn or doubled bytes), and every enrolled row
+    /// has its certificate there.
+    @Test func killNineOfTheCAServerUnderLoadLeavesPacksThatMatchTheDatabase() throws {
+        let ws = try Workspace()
+        try ws.ok(["init"])
+        try ws.ok(["issue", "client", "--client", "--san", "DNS:app.example.internal"])
+        let ca = try CAServerFixture(ws: ws, skipInit: true)
+        try ca.makeCSR("app")
+        let clients = try BackgroundProcess(
+            "python3", [Self.reenrollUntilGone, ca.url, "pki/ca.crt", "pki/issued/client.crt", "pki/private/client.key",
+                        "app.b64", "6", "answers.txt"],
+            in: ws, name: "clients", ready: nil)
+        Thread.sleep(forTimeInterval: Double.random(in: 1.2...2.2))
+        ca.stop()  // SIGKILL
+        clients.process.waitUntilExit()
+        let answered = try ws.read("answers.txt").split(separator: "\n").map { line in
+            try #require(try CertsOnlyPKCS7.decodeBase64(line.utf8).first).serialNumber.hexString
+        }
+        #expect(answered.count > 50, "the clients were answered before the kill: \(clients.output)")
+
+        let list = try ws.certtool(["list", "--json"])
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(ws.journalIsEmpty())
+        let rows = try ws.read("pki/index.txt").split(separator: "\n").map {
+            String($0.split(separator: "\t", omittingEmptySubsequences: false)[3])
+        }
+        let filed = Set(try FileManager.default.contentsOfDirectory(atPath: ws.path("pki/certs_by_serial")).map { String($0.dropLast(4)) })
+        let packed = try ws.packedSerials()
+        #expect(Set(packed).count == packed.count, "a certificate packed twice")
+        #expect(Set(rows).count == rows.count, "a row written twice")
+        #expect(Set(rows).subtracting(filed) == Set(packed))
+        #expect(Set(answered).isSubset(of: Set(packed)))
     }
 
     /// The CA's clock three minutes ahead of or behind the sidecar's (libfaketime): notBefore is back-dated

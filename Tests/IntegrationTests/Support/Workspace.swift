@@ -1,4 +1,6 @@
 import Foundation
+import MeshCA
+import SwiftASN1
 import X509
 
 /// A temporary directory holding one test's pki/ and scratch files, removed when the test ends.
@@ -84,16 +86,17 @@ extension Workspace {
             .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The serials of the certificates in pki/packs/ (what `certtool serve` signed), in order, as openssl reads
-    /// them.
+    /// The serials of the certificates in pki/packs/ (what `certtool serve` signed), in order. openssl must read
+    /// exactly as many certificates from each pack: nothing torn or extra between them.
     func packedSerials() throws -> [String] {
         let packs = try FileManager.default.contentsOfDirectory(atPath: path("pki/packs")).sorted()
-        let end = "-----END CERTIFICATE-----\n"
         return try packs.flatMap { pack in
-            try read("pki/packs/\(pack)").components(separatedBy: end).dropLast().map { block in
-                try openssl(["x509", "-noout", "-serial"], input: Data((block + end).utf8)).stdout
-                    .replacingOccurrences(of: "serial=", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let certificates = try PEMDocument.parseMultiple(pemString: read("pki/packs/\(pack)")).map(Certificate.init(pemDocument:))
+            let found = try openssl(["storeutl", "-noout", "-certs", "pki/packs/\(pack)"])
+            guard found.status == 0, found.stdout.contains("Total found: \(certificates.count)\n") else {
+                throw TestFailure("openssl read pki/packs/\(pack) differently (\(certificates.count) certificates): \(found.output)")
             }
+            return certificates.map(\.serialNumber.hexString)
         }
     }
 
