@@ -76,9 +76,15 @@ func loadCertificateChain(_ nameOrFile: String, pki: PKIOptions) throws -> (labe
     if FileManager.default.fileExists(atPath: nameOrFile, isDirectory: &isDirectory), !isDirectory {
         return (nameOrFile, try PEMFiles.certificates(bytes: try readInputFile(nameOrFile, what: "certificate"), source: nameOrFile))
     }
-    guard let chain = try pki.store.issuedChain(named: nameOrFile) else {
-        throw MeshCAError.invalidInput(
-            "'\(nameOrFile)' is neither a file nor a certificate name in \(pki.directory): see certtool list")
+    let store = pki.store
+    if let chain = try store.issuedChain(named: nameOrFile) { return (nameOrFile, chain) }
+    // Any certificate the CA issued, by its serial (as certtool list shows it): an enrolled one is in a pack,
+    // with no file of its own to name.
+    if !nameOrFile.isEmpty, nameOrFile.allSatisfy(\.isHexDigit),
+        let certificate = try store.withSharedAccess({ try store.certificates(serials: [nameOrFile]) })[nameOrFile.uppercased()]
+    {
+        return (nameOrFile, [certificate])
     }
-    return (nameOrFile, chain)
+    throw MeshCAError.invalidInput(
+        "'\(nameOrFile)' is neither a file, a certificate name nor a serial in \(pki.directory): see certtool list")
 }

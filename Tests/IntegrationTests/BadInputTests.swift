@@ -30,7 +30,7 @@ import X509
         (["revoke", "web", "--reason", "boredom"], "unknown revocation reason 'boredom'"),
         (["crl", "--next-update", "soon"], "invalid --next-update 'soon'"),
         (["token", "--san", "DNS:a.example", "--ttl", "1:30"], "invalid --ttl '1:30'"),
-        (["show", "missing"], "'missing' is neither a file nor a certificate name"),
+        (["show", "missing"], "'missing' is neither a file, a certificate name nor a serial"),
         (["verify", "web", "--purpose", "email"], "unknown purpose 'email'"),
         (["verify", "web", "--at", "tomorrow"], "invalid time 'tomorrow'"),
         (["sign", "does-not-exist.csr"], "cannot read certificate request 'does-not-exist.csr'"),

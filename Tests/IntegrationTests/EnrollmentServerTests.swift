@@ -20,6 +20,12 @@ import Testing
         let ownKey = try ca.ws.openssl(["pkey", "-in", "app.key", "-pubout"]).stdout
         #expect(certKey == ownKey)
         #expect(try ca.ws.certtool(["list"]).stdout.contains("app.example.internal"))
+        // Enrolled certificates are packed, not filed one by one: certtool shows (and verifies) one by its serial.
+        let serial = try ca.ws.serial("app.crt")
+        #expect(try ca.ws.ok(["show", serial]).stdout.contains("DNS:app.example.internal"))
+        #expect(try ca.ws.certtool(["verify", serial.lowercased(), "--purpose", "server"]).status == 0)
+        let unknown = try ca.ws.certtool(["show", "ABCDEF0123"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("neither a file, a certificate name nor a serial"), "\(unknown.output)")
 
         // The token as the HTTP Basic password (RFC 7030 §3.2.3) works as well.
         let second = try ca.token(["--san", "DNS:app2.example.internal", "--client"])

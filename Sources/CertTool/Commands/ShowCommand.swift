@@ -8,7 +8,7 @@ struct ShowCommand: ParsableCommand {
     @OptionGroup var pki: PKIOptions
     @Flag(help: .json) var json = false
 
-    @Argument(help: "Certificate name in the pki, or a certificate file (PEM or DER).")
+    @Argument(help: "Certificate name or serial (hex) in the pki, or a certificate file (PEM or DER).")
     var target: String
 
     func run() throws {

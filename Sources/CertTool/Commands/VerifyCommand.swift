@@ -10,7 +10,7 @@ struct VerifyCommand: AsyncParsableCommand {
 
     @OptionGroup var pki: PKIOptions
 
-    @Argument(help: "Certificate name in the pki, or a certificate file (PEM or DER, chain allowed).")
+    @Argument(help: "Certificate name or serial (hex) in the pki, or a certificate file (PEM or DER, chain allowed).")
     var target: String
 
     @Option(name: .customLong("server-name"), help: "Host name or IP address the certificate must be valid for.")
