@@ -5,8 +5,8 @@ import X509
 /// files (`000001.pem`, …), PEM one after another, a new one once a pack reaches `limit`.
 ///
 /// A file per certificate (`certs_by_serial/`, kept for `certtool issue` and `sign`) cost an enrollment server
-/// more than its signature: a create, a link and the write-back of another inode for each, ≈ 20% of the CPU and
-/// 25% of the rate (docs/benchmarks.md, issue 4). A fleet renewing daily would also fill one directory with
+/// more than its signature: a create, a link and the write-back of another inode for each, ≈ a quarter of the
+/// CPU and of the rate (docs/benchmarks.md, issue 4). A fleet renewing daily would also fill one directory with
 /// millions of files. A batch appends to its pack with one write instead; the journal record names the pack and
 /// the offset, so that a replay writes the same bytes at the same place (`IssuanceJournal.Record.Placement`).
 struct CertificatePacks {
@@ -45,19 +45,21 @@ struct CertificatePacks {
         }
     }
 
-    /// Creates the pack if needed and reserves room for `count` bytes after its end, so that writing them after
-    /// the commit point cannot fail for space (as `FileBatch.reserveAppend`). A pack created for a reservation
-    /// that fails is removed again.
+    /// Reserves room for `count` bytes after the pack's end, so that writing them after the commit point cannot
+    /// fail for space (`FileBatch.reserveAppend`). A new pack is created for it, and removed again (it holds
+    /// nothing) when the reservation fails.
     func reserve(_ placement: IssuanceJournal.Record.Placement, count: Int) throws {
         let file = path(placement.pack)
-        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        if fd >= 0 { close(fd) } else if errno != EEXIST {
-            throw MeshCAError.io("cannot write \(file): \(errnoDescription())")
+        let starts = placement.offset == 0
+        if starts {
+            let fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw MeshCAError.io("cannot write \(file): \(errnoDescription())") }
+            close(fd)
         }
         do {
             try FileBatch.reserveAppend(file, count: count)
         } catch {
-            if fd >= 0 { unlink(file) }
+            if starts { unlink(file) }
             throw error
         }
     }
