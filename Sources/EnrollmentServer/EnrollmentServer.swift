@@ -124,9 +124,25 @@ public final class EnrollmentServer: Sendable {
             }
         }
 
+        // Batches checkpoint as they commit; this covers the last ones before a quiet spell, so that an idle
+        // server leaves pki/ durable and its journal empty: other commands then neither replay it nor wait for
+        // the exclusive lock to do so.
+        let store = authority.store
+        let checkpoints = Task {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: .seconds(1)) } catch { break }
+                do {
+                    try await service.blocking { try store.checkpointIfDue() }
+                } catch {
+                    logger.error("checkpoint failed: will retry", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+
         await waitForTermination { _ = try? tls.reload(force: true) }
         logger.notice("stopping")
         maintenance.cancel()
+        checkpoints.cancel()
         try? await channel.close()
         try await group.shutdownGracefully()
         try await pool.shutdownGracefully()

@@ -85,6 +85,28 @@ import Testing
         }
     }
 
+    /// Enrollments that no later batch checkpoints (the server fell quiet right after them) do not sit in the
+    /// journal until the next enrollment or the stop: the idle server checkpoints them within the interval, so
+    /// other certtool commands find pki/ durable with nothing to replay.
+    @Test func anIdleServerEmptiesItsJournalWithinTheCheckpointInterval() throws {
+        let ws = try Workspace()
+        try ws.ok(["init"])
+        let ca = try CAServerFixture(ws: ws, skipInit: true, wrapper: ["env", "CERTTOOL_CHECKPOINT_SECONDS=2"])
+        try ca.makeCSR("app")
+        // Made first: certtool token, another process, would replay and empty the journal.
+        let tokens = try (0..<3).map { _ in try ca.token(["--san", "DNS:app.example.internal"]) }
+        let start = Date()
+        for token in tokens {
+            #expect(try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(token)"]).status == 200)
+        }
+        // The first batch may have checkpointed (the server had been up for longer than the interval); the
+        // later ones, within the interval, did not.
+        while !ws.journalIsEmpty(), Date().timeIntervalSince(start) < 10 { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(ws.journalIsEmpty(), "the journal still holds records \(Date().timeIntervalSince(start)) s after the last enrollment")
+        #expect(ca.server?.process.isRunning == true)
+        #expect(try ws.read("pki/index.txt").components(separatedBy: "/CN=app.example.internal").count == 4)
+    }
+
     /// `--log-format json`: every log line is one JSON object a collector can parse, with the event's fields.
     @Test func jsonLogsCarryEachEventAsOneObjectPerLine() throws {
         let ca = try CAServerFixture(["--log-format", "json"])

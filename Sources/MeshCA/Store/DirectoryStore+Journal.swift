@@ -82,6 +82,11 @@ extension DirectoryStore {
         try withExclusiveAccess { try checkpointJournal() }
     }
 
+    public func checkpointIfDue() throws {
+        guard let journal, journal.checkpointDue() else { return }
+        try withExclusiveAccess { if journal.checkpointDue() { try checkpointJournal() } }
+    }
+
     /// A durable write that is not journaled. The journal is checkpointed first, so that no replay can later
     /// undo this write with an older record.
     func commitOutsideJournal(_ body: (inout FileBatch) throws -> Void) throws {

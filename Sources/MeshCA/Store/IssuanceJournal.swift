@@ -196,9 +196,11 @@ final class JournalState: @unchecked Sendable {
         set { lock.withLock { pack = newValue } }
     }
 
+    /// Whether this process's records since the last checkpoint are due one (by size or age).
     func checkpointDue() -> Bool {
         lock.withLock {
-            (next?.offset ?? 0) >= IssuanceJournal.checkpointSize || lastCheckpoint.duration(to: .now) >= interval
+            let offset = next?.offset ?? 0
+            return offset > 0 && (offset >= IssuanceJournal.checkpointSize || lastCheckpoint.duration(to: .now) >= interval)
         }
     }
 }

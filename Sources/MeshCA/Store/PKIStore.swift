@@ -82,11 +82,15 @@ public protocol PKIStore: Sendable {
     /// Makes every commit durable in the store itself rather than in a log of it: a server calls it when it
     /// stops, so that what it leaves needs no replay.
     func checkpoint() throws
+    /// `checkpoint`, when commits wait for one for longer than the store allows: a server calls it every second,
+    /// so that the last commits before a quiet spell do not wait in the log for the next commit or the stop.
+    func checkpointIfDue() throws
 }
 
 extension PKIStore {
     public func loadAuthority(maximumAge: Duration) throws -> AuthorityMaterial? { try loadAuthority() }
     public func checkpoint() throws {}
+    public func checkpointIfDue() throws {}
 }
 
 /// A certificate to store under a name (leaf first), without a key: its holder generated that.
