@@ -129,12 +129,19 @@ public final class EnrollmentServer: Sendable {
         // the exclusive lock to do so.
         let store = authority.store
         let checkpoints = Task {
+            // Retried every second; a failure that repeats (a full or read-only disk) is logged once.
+            var failure: String?
             while !Task.isCancelled {
                 do { try await Task.sleep(for: .seconds(1)) } catch { break }
                 do {
                     try await service.blocking { try store.checkpointIfDue() }
+                    if failure != nil { logger.notice("checkpoint succeeded again") }
+                    failure = nil
                 } catch {
-                    logger.error("checkpoint failed: will retry", metadata: ["error": "\(error)"])
+                    if failure != "\(error)" {
+                        logger.error("checkpoint failed: retrying every second", metadata: ["error": "\(error)"])
+                    }
+                    failure = "\(error)"
                 }
             }
         }
