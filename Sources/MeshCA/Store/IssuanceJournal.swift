@@ -196,7 +196,7 @@ final class JournalState: @unchecked Sendable {
         set { lock.withLock { pack = newValue } }
     }
 
-    /// Whether this process's records since the last checkpoint are due one (by size or age).
+    /// Whether this process wrote records since its last checkpoint, and they are due one (by size or age).
     func checkpointDue() -> Bool {
         lock.withLock {
             let offset = next?.offset ?? 0
