@@ -65,7 +65,7 @@ final class EnrollmentService: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.pool = pool
-        self.issuance = IssuanceQueue(authority: authority, pool: pool, logger: logger)
+        self.issuance = IssuanceQueue(authority: authority, pool: pool, metrics: metrics, logger: logger)
     }
 
     private var directory: String { authority.store.location }
@@ -117,7 +117,8 @@ final class EnrollmentService: Sendable {
     // MARK: Enrollment
 
     private func enroll(_ request: ESTRequest) async -> ESTResponse {
-        await refusing(endpoint: "simpleenroll") {
+        let started = ContinuousClock.now
+        return await refusing(endpoint: "simpleenroll", started: started) {
             let csr = try Self.csr(request)
             let validity = try self.validity(request)
             guard let credential = Self.token(fromAuthorization: request.authorization) else {
@@ -133,6 +134,7 @@ final class EnrollmentService: Sendable {
     /// Checks and signs on the event loop; the commit thread completes the promise, and the answer is built back
     /// on the event loop (the commit thread only commits).
     private func reenroll(_ request: ESTRequest, on eventLoop: EventLoop) -> EventLoopFuture<ESTResponse> {
+        let started = ContinuousClock.now
         let promise = eventLoop.makePromise(of: Result<CertificateAuthority.Issued, Error>.self)
         do {
             let csr = try Self.csr(request)
@@ -147,22 +149,25 @@ final class EnrollmentService: Sendable {
         }
         return promise.futureResult.map { result in
             if case .success(let issued) = result { self.logger.notice("re-enrolled", metadata: Self.metadata(issued)) }
-            return self.outcome(endpoint: "simplereenroll", result)
+            return self.outcome(endpoint: "simplereenroll", result, started: started)
         }
     }
 
     /// Runs an enrollment, counting the outcome; refusals become their status and one-line reason.
     private func refusing(
-        endpoint: String, _ body: @Sendable () async throws -> CertificateAuthority.Issued
+        endpoint: String, started: ContinuousClock.Instant, _ body: @Sendable () async throws -> CertificateAuthority.Issued
     ) async -> ESTResponse {
         do {
-            return outcome(endpoint: endpoint, .success(try await body()))
+            return outcome(endpoint: endpoint, .success(try await body()), started: started)
         } catch {
-            return outcome(endpoint: endpoint, .failure(error))
+            return outcome(endpoint: endpoint, .failure(error), started: started)
         }
     }
 
-    private func outcome(endpoint: String, _ result: Result<CertificateAuthority.Issued, Error>) -> ESTResponse {
+    private func outcome(
+        endpoint: String, _ result: Result<CertificateAuthority.Issued, Error>, started: ContinuousClock.Instant
+    ) -> ESTResponse {
+        defer { metrics.answered(endpoint: endpoint, since: started) }
         do {
             let issued = try result.get()
             metrics.issued(endpoint: endpoint)

@@ -19,13 +19,15 @@ final class IssuanceQueue: Sendable {
     private let state = NIOLockedValueBox(State())
     private let authority: CertificateAuthority
     private let pool: NIOThreadPool
+    private let metrics: EnrollmentMetrics
     private let logger: Logger
     /// Bounds one batch's latency and memory.
     private let maximumBatch = 128
 
-    init(authority: CertificateAuthority, pool: NIOThreadPool, logger: Logger) {
+    init(authority: CertificateAuthority, pool: NIOThreadPool, metrics: EnrollmentMetrics, logger: Logger) {
         self.authority = authority
         self.pool = pool
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -55,8 +57,10 @@ final class IssuanceQueue: Sendable {
             }
             guard !batch.isEmpty else { return }
             var answered = false
+            let started = ContinuousClock.now
             do {
                 try authority.commit(batch.map(\.job)) { results in
+                    metrics.committed(size: batch.count, since: started)
                     answered = true
                     for (pending, result) in zip(batch, results) { pending.done(result) }
                 }

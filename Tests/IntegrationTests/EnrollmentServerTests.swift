@@ -53,6 +53,12 @@ import Testing
 
         let metrics = try ca.curl("/metrics").body
         #expect(metrics.contains("meshca_certificates_issued_total{endpoint=\"simpleenroll\"} 2"))
+        // One after the other, the two enrollments were two group commits of one each.
+        #expect(metrics.contains("meshca_enrollment_duration_seconds_count{endpoint=\"simpleenroll\"} 2"), "\(metrics)")
+        #expect(metrics.contains("meshca_commit_batch_size_sum 2.0") && metrics.contains("meshca_commit_batch_size_count 2"))
+        #expect(metrics.contains("meshca_commit_duration_seconds_count 2"))
+        let lint = try Command.run("promtool", ["check", "metrics"], input: Data((metrics + "\n").utf8))
+        #expect(lint.status == 0, "\(lint.output)")
     }
 
     /// Under a umask that would narrow them (077), certificates and the database stay readable by others (0644),
