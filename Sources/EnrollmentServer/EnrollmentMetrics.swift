@@ -76,9 +76,9 @@ final class EnrollmentMetrics: Sendable {
         ).increment()
     }
 
-    func crlPublished(nextUpdate: Date) {
+    func crlNextUpdate(_ nextUpdate: Date) {
         registry.makeGauge(
-            descriptor: Self.name("crl_next_update", "seconds", "nextUpdate of the CRL last published, Unix time."),
+            descriptor: Self.name("crl_next_update", "seconds", "nextUpdate of the CRL served on /crl.pem, Unix time."),
             labels: []
         ).set(nextUpdate.timeIntervalSince1970)
     }

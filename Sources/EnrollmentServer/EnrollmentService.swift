@@ -254,17 +254,19 @@ final class EnrollmentService: Sendable {
     // MARK: CRL
 
     /// The published CRL, refreshed first when half of its validity has passed (or none exists), so that
-    /// relying parties never hold an expired CRL.
+    /// relying parties never hold an expired CRL. The metric follows the CRL served, whoever published it (this
+    /// server, an earlier one, `certtool revoke`).
     func currentCRL(now: Date = Date()) throws -> String {
         let path = "\(directory)/crl.pem"
         if let bytes = FileManager.default.contents(atPath: path), let text = String(data: bytes, encoding: .utf8),
             let crl = try? RevocationList(bytes: Array(bytes), issuers: authority.loadAuthority().certificates, source: path),
-            crl.nextUpdate.map({ $0.timeIntervalSince(now) > policy.crlValidity.seconds / 2 }) ?? false
+            let nextUpdate = crl.nextUpdate, nextUpdate.timeIntervalSince(now) > policy.crlValidity.seconds / 2
         {
+            metrics.crlNextUpdate(nextUpdate)
             return text
         }
         let published = try authority.publishCRL(nextUpdate: policy.crlValidity, now: now)
-        metrics.crlPublished(nextUpdate: now + policy.crlValidity.seconds)
+        metrics.crlNextUpdate(now + policy.crlValidity.seconds)
         logger.notice("published CRL", metadata: ["number": "\(published.number)", "revoked": "\(published.crl.revokedCount)"])
         return published.crl.pemString
     }

@@ -250,6 +250,29 @@ import Testing
         #expect(expired.status == 403 && expired.body.contains("expired"), "\(expired)")
     }
 
+    /// `meshca_crl_next_update_seconds` is the nextUpdate of the CRL the server serves, also one it did not
+    /// publish itself: an earlier run's (a restarted server once reported none) or `certtool revoke`'s.
+    @Test func theCRLMetricFollowsTheCRLServed() throws {
+        let ca = try CAServerFixture()
+        func nextUpdates() throws -> (metric: Double, served: Double) {
+            try ca.ws.write("served.pem", try ca.curl("/crl.pem").body + "\n")
+            let text = try ca.ws.openssl(["crl", "-in", "served.pem", "-noout", "-nextupdate", "-dateopt", "iso_8601"]).stdout
+            let iso = text.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "nextUpdate=", with: "")
+                .replacingOccurrences(of: " ", with: "T")
+            let served = try #require(ISO8601DateFormatter().date(from: iso), "\(text)").timeIntervalSince1970
+            let line = try #require(try ca.curl("/metrics").body.split(separator: "\n").first { $0.hasPrefix("meshca_crl_next_update_seconds ") })
+            return (try #require(Double(line.split(separator: " ")[1])), served)
+        }
+        ca.stop()
+        try ca.start()
+        let restarted = try nextUpdates()
+        #expect(abs(restarted.metric - restarted.served) < 1, "\(restarted)")
+        try ca.ws.ok(["issue", "gone", "--client", "--san", "DNS:gone.example.internal"])
+        try ca.ws.ok(["revoke", "gone", "--next-update", "5d"])  // more than half of the server's 7 days: served as it is
+        let revoked = try nextUpdates()
+        #expect(abs(revoked.metric - revoked.served) < 1 && abs(revoked.served - restarted.served) > 3_600, "\(revoked)")
+    }
+
     @Test func staleCRLIsRepublishedAndServerCertificateFollowsItsSANs() throws {
         let ws = try Workspace()
         try ws.ok(["init"])
