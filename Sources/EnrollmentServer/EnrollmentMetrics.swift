@@ -22,6 +22,8 @@ final class EnrollmentMetrics: Sendable {
     private let process: ProcessMetrics
 
     private static let issuedDescriptor = name("certificates_issued", "total", "Certificates issued over EST, by endpoint.")
+    private static let failuresDescriptor = name(
+        "enrollment_failures", "total", "Refused or failed EST enrollments, by endpoint and reason.")
     private static let durationDescriptor = name(
         "enrollment_duration", "seconds", "Time from an EST enrollment's request to its answer, refusals included, by endpoint.")
     private static let durationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
@@ -34,6 +36,13 @@ final class EnrollmentMetrics: Sendable {
         issuedCounters = Dictionary(uniqueKeysWithValues: endpoints.map { endpoint in
             (endpoint, registry.makeCounter(descriptor: Self.issuedDescriptor, labels: [("endpoint", endpoint)]))
         })
+        // The failures that mean the CA itself is broken exist at 0 from the start, so that the first one shows in
+        // rate() (docs/deploy's MeshCAEnrollmentsFailing alert).
+        for endpoint in endpoints {
+            for reason in ["storage", "internal"] {
+                _ = registry.makeCounter(descriptor: Self.failuresDescriptor, labels: [("endpoint", endpoint), ("reason", reason)])
+            }
+        }
         durations = Dictionary(uniqueKeysWithValues: endpoints.map { endpoint in
             (endpoint, registry.makeValueHistogram(
                 descriptor: Self.durationDescriptor, labels: [("endpoint", endpoint)], buckets: Self.durationBuckets))
@@ -70,10 +79,7 @@ final class EnrollmentMetrics: Sendable {
 
     /// `reason` is an `EnrollmentRefusal.Kind` label, `bad_request`, `storage` or `internal`: a bounded label set.
     func failed(endpoint: String, reason: String) {
-        registry.makeCounter(
-            descriptor: Self.name("enrollment_failures", "total", "Refused or failed EST enrollments, by endpoint and reason."),
-            labels: [("endpoint", endpoint), ("reason", reason)]
-        ).increment()
+        registry.makeCounter(descriptor: Self.failuresDescriptor, labels: [("endpoint", endpoint), ("reason", reason)]).increment()
     }
 
     func crlNextUpdate(_ nextUpdate: Date) {

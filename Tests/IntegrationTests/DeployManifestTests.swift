@@ -182,8 +182,9 @@ import Testing
                         tls["insecureSkipVerify"] as? Bool)
             }
         }
-        #expect(tlsConfigs.count == 1 && monitors.count == 1)
-        for (config, isOperator) in tlsConfigs.map({ ($0, false) }) + monitors.map({ ($0, true) }) {
+        let mutualTLS = tlsConfigs.filter { $0.files.count > 1 }
+        #expect(mutualTLS.count == 1 && monitors.count == 1)
+        for (config, isOperator) in mutualTLS.map({ ($0, false) }) + monitors.map({ ($0, true) }) {
             let podIndex = try #require(pods.firstIndex { pod in
                 pod.namespace == "monitoring" && (pod.containers.contains { $0["name"] as? String == "prometheus" })
                     && (isOperator == pod.labels.isEmpty)
@@ -197,6 +198,25 @@ import Testing
             }
             #expect(config.skip == false, "insecure_skip_verify: false")
             #expect(servingSANs.contains(config.serverName ?? ""), "server_name \(config.serverName ?? "nil") is a SAN the app sidecar asks for")
+        }
+
+        // The CA's own /metrics: server TLS only, verified against the root the agent writes, by a SAN the CA has.
+        let caSANs = pods.flatMap { $0.containers }.filter { Self.arguments($0).contains("serve") && !Self.flag("pki", $0).isEmpty }
+            .flatMap { Self.flag("san", $0) }
+        let caJobs = tlsConfigs.filter { $0.files.count == 1 }
+        #expect(caJobs.count == 1)
+        for job in caJobs {
+            #expect(job.files.map { ($0 as NSString).lastPathComponent } == ["root-cert.pem"])
+            #expect(job.skip == false && caSANs.contains("DNS:\(job.serverName ?? "")"), "\(job.serverName ?? "nil")")
+        }
+        // Every static target is a Service's port.
+        for job in promConfig["scrape_configs"] as! [Object] {
+            for target in (job["static_configs"] as? [Object] ?? []).flatMap({ $0["targets"] as? [String] ?? [] }) {
+                let parts = target.split(separator: ":"), host = parts[0].split(separator: ".")
+                let service = Self.find(objects, kind: "Service", namespace: String(host[1]), name: String(host[0]))
+                let ports = (service?["spec"] as? Object)?["ports"] as? [Object] ?? []
+                #expect(ports.contains { $0["port"] as? Int == Int(parts[1]) }, "\(job["job_name"]!): \(target) is no Service port")
+            }
         }
 
         // Services select their pods and target a declared container port.
@@ -215,4 +235,120 @@ import Testing
             }
         }
     }
+
+    /// docs/deploy's Prometheus configuration and its alert rules, as promtool reads them: the config (with the
+    /// rule file) checks, every alert fires in a unit test when it should and not before, and every MeshCA
+    /// metric a rule names is one the CA or the sidecar exports.
+    @Test func alertRulesCheckFireAndNameRealMetrics() throws {
+        let objects = try Self.objects()
+        let data = try #require(Self.find(objects, kind: "ConfigMap", namespace: "monitoring", name: "prometheus-config")?["data"] as? Object)
+        let rules = try #require(data["meshca-alerts.yml"] as? String)
+        let ws = try Workspace()
+        try FileManager.default.createDirectory(atPath: ws.path("certs"), withIntermediateDirectories: true)
+        for file in ["root-cert.pem", "cert-chain.pem", "key.pem"] { try ws.write("certs/\(file)", "") }
+        let config = try #require(data["prometheus.yml"] as? String)
+            .replacingOccurrences(of: "/etc/prometheus/", with: ws.path("") + "/")
+            .replacingOccurrences(of: "/etc/prom-certs/", with: ws.path("certs") + "/")
+        try ws.write("prometheus.yml", config)
+        try ws.write("meshca-alerts.yml", rules)
+        let checked = try Command.run("promtool", ["check", "config", ws.path("prometheus.yml")])
+        #expect(checked.status == 0 && checked.output.contains("6 rules found"), "\(checked.output)")
+
+        try ws.write("alerts-test.yml", Self.alertTests)
+        let tested = try Command.run("promtool", ["test", "rules", "alerts-test.yml"], directory: ws.url)
+        #expect(tested.status == 0, "\(tested.output)")
+
+        let ca = try CAServerFixture()
+        let sidecar = try SidecarFixture()
+        try sidecar.startSidecar()
+        let exported = Set((try ca.curl("/metrics").body + "\n" + sidecar.admin("/metrics")).split(separator: "\n")
+            .filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        let named = Set(rules.matches(of: try Regex("(?:meshca|scrape_sidecar)_[a-z_]+")).map { String(rules[$0.range]) })
+        #expect(named.count == 5, "\(named)")
+        for name in named {
+            let family = name.hasSuffix("_bucket") ? String(name.dropLast("_bucket".count)) : name
+            #expect(exported.contains(family), "\(name) is not exported by certtool serve or scrape-sidecar serve")
+        }
+    }
+
+    /// promtool unit tests for meshca-alerts.yml: each alert pending (not firing) before its `for`, firing after,
+    /// and not for the series that should not trip it.
+    static let alertTests = """
+        rule_files: [meshca-alerts.yml]
+        evaluation_interval: 1m
+        tests:
+          - interval: 1m
+            input_series:
+              - series: 'scrape_sidecar_certificate_not_after_seconds{instance="app:9901",job="shop-app-sidecar"}'
+                values: '10800+0x30'
+              - series: 'scrape_sidecar_certificate_not_after_seconds{instance="fresh:9901",job="shop-app-sidecar"}'
+                values: '86400+0x30'
+              - series: 'meshca_crl_next_update_seconds{instance="ca",job="meshca"}'
+                values: '3600+0x30'
+              - series: 'meshca_server_certificate_not_after_seconds{instance="ca",job="meshca"}'
+                values: '86400+0x90'
+              - series: 'meshca_enrollment_failures_total{instance="ca",job="meshca",endpoint="simpleenroll",reason="storage"}'
+                values: '0+10x30'
+              - series: 'meshca_enrollment_failures_total{instance="ca",job="meshca",endpoint="simpleenroll",reason="reused_token"}'
+                values: '0+10x30'
+              - series: 'meshca_commit_duration_seconds_bucket{instance="ca",job="meshca",le="0.25"}'
+                values: '0+0x30'
+              - series: 'meshca_commit_duration_seconds_bucket{instance="ca",job="meshca",le="0.5"}'
+                values: '0+100x30'
+              - series: 'meshca_commit_duration_seconds_bucket{instance="ca",job="meshca",le="+Inf"}'
+                values: '0+100x30'
+              - series: 'up{instance="meshca.meshca.svc:8443",job="meshca"}'
+                values: '0x30'
+              - series: 'up{instance="app.shop.svc:9443",job="shop-app"}'
+                values: '1x30'
+            alert_rule_test:
+              - eval_time: 5m
+                alertname: ScrapeSidecarCertificateExpiresSoon
+              - eval_time: 15m
+                alertname: ScrapeSidecarCertificateExpiresSoon
+                exp_alerts:
+                  - exp_labels: {severity: critical, instance: "app:9901", job: shop-app-sidecar}
+                    exp_annotations:
+                      summary: "app:9901: the sidecar's serving certificate expires in 2h 45m 0s"
+                      description: "Renewal has stopped: the sidecar's log says why (CA unreachable, certificate revoked, clock)."
+              - eval_time: 15m
+                alertname: MeshCACRLExpiresSoon
+                exp_alerts:
+                  - exp_labels: {severity: critical, instance: ca, job: meshca}
+                    exp_annotations:
+                      summary: "ca: the CRL's nextUpdate is 45m 0s away"
+                      description: "The CA republishes at half the CRL's life; a CRL this close to expiry means it cannot (see its log)."
+              - eval_time: 30m
+                alertname: MeshCAServerCertificateExpiresSoon
+              - eval_time: 70m
+                alertname: MeshCAServerCertificateExpiresSoon
+                exp_alerts:
+                  - exp_labels: {severity: warning, instance: ca, job: meshca}
+                    exp_annotations:
+                      summary: "ca: the CA's own TLS certificate expires in 22h 50m 0s"
+              - eval_time: 10m
+                alertname: MeshCAEnrollmentsFailing
+                exp_alerts:
+                  - exp_labels: {severity: critical, instance: ca, reason: storage}
+                    exp_annotations:
+                      summary: "ca: enrollments fail (storage)"
+                      description: "storage: the CA cannot write its pki/ (disk full or read-only); internal: see the CA's log."
+              - eval_time: 10m
+                alertname: MeshCACommitsSlow
+              - eval_time: 20m
+                alertname: MeshCACommitsSlow
+                exp_alerts:
+                  - exp_labels: {severity: warning, instance: ca}
+                    exp_annotations:
+                      summary: "ca: 1% of the CA's durable writes take over 497.5ms"
+                      description: "Each enrollment waits for one; the disk under the CA's pki/ is slow or failing."
+              - eval_time: 3m
+                alertname: MeshCATargetDown
+              - eval_time: 10m
+                alertname: MeshCATargetDown
+                exp_alerts:
+                  - exp_labels: {severity: critical, instance: "meshca.meshca.svc:8443", job: meshca}
+                    exp_annotations:
+                      summary: "meshca at meshca.meshca.svc:8443 cannot be scraped"
+        """
 }
