@@ -48,7 +48,8 @@ final class EnrollmentMetrics: Sendable {
                 descriptor: Self.durationDescriptor, labels: [("endpoint", endpoint)], buckets: Self.durationBuckets))
         })
         commitBatchSize = registry.makeValueHistogram(
-            descriptor: Self.name("commit_batch_size", "", "Enrollment requests per group commit (one durable write to pki/), refused ones included."),
+            descriptor: Self.name(
+                "commit_batch_size", "", "Enrollment requests per group commit (one durable write to pki/), refused ones included."),
             buckets: [1, 2, 4, 8, 16, 32, 64, 128])
         commitDuration = registry.makeValueHistogram(
             descriptor: Self.name(
