@@ -103,6 +103,9 @@ import Testing
         let pods = Self.pods(objects)
         #expect(pods.count == 4, "CA, app, Prometheus and the Operator's Prometheus")
         var certsOutputs: [(pod: Int, volume: String)] = []
+        // The SANs of the CA server's own certificate (the container serving a --pki).
+        let caSANs = pods.flatMap { $0.containers }.filter { Self.arguments($0).contains("serve") && !Self.flag("pki", $0).isEmpty }
+            .flatMap { Self.flag("san", $0) }
         var servingSANs: Set<String> = []
 
         for (index, pod) in pods.enumerated() {
@@ -149,8 +152,6 @@ import Testing
                     let service = Self.find(objects, kind: "Service", namespace: String(parts[1]), name: String(parts[0]))
                     let ports = (service?["spec"] as? Object)?["ports"] as? [Object] ?? []
                     #expect(ports.contains { $0["port"] as? Int == port }, "\(url): no such Service port")
-                    let caSANs = pods.flatMap { $0.containers }.filter { Self.arguments($0).contains("serve") && !Self.flag("pki", $0).isEmpty }
-                        .flatMap { Self.flag("san", $0) }
                     #expect(caSANs.contains("DNS:\(host)"), "the CA's certificate must carry DNS:\(host)")
                 }
                 let args = Self.arguments(container)
@@ -201,8 +202,6 @@ import Testing
         }
 
         // The CA's own /metrics: server TLS only, verified against the root the agent writes, by a SAN the CA has.
-        let caSANs = pods.flatMap { $0.containers }.filter { Self.arguments($0).contains("serve") && !Self.flag("pki", $0).isEmpty }
-            .flatMap { Self.flag("san", $0) }
         let caJobs = tlsConfigs.filter { $0.files.count == 1 }
         #expect(caJobs.count == 1)
         for job in caJobs {

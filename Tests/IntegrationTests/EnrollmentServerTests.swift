@@ -57,7 +57,7 @@ import Testing
         #expect(metrics.contains("meshca_enrollment_duration_seconds_count{endpoint=\"simpleenroll\"} 2"), "\(metrics)")
         #expect(metrics.contains("meshca_commit_batch_size_sum 2.0") && metrics.contains("meshca_commit_batch_size_count 2"))
         #expect(metrics.contains("meshca_commit_duration_seconds_count 2"))
-        let lint = try Command.run("promtool", ["check", "metrics"], input: Data((metrics + "\n").utf8))
+        let lint = try Exposition.lint(metrics)
         #expect(lint.status == 0, "\(lint.output)")
     }
 
@@ -260,8 +260,7 @@ import Testing
             let iso = text.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "nextUpdate=", with: "")
                 .replacingOccurrences(of: " ", with: "T")
             let served = try #require(ISO8601DateFormatter().date(from: iso), "\(text)").timeIntervalSince1970
-            let line = try #require(try ca.curl("/metrics").body.split(separator: "\n").first { $0.hasPrefix("meshca_crl_next_update_seconds ") })
-            return (try #require(Double(line.split(separator: " ")[1])), served)
+            return (try Exposition.value("meshca_crl_next_update_seconds", in: ca.curl("/metrics").body), served)
         }
         ca.stop()
         try ca.start()

@@ -4,15 +4,9 @@ import Testing
 /// The process_* metrics of Prometheus client libraries on both servers' `/metrics`, checked against /proc and
 /// with promtool (the Prometheus package's own parser and linter).
 @Suite struct ProcessMetricsTests {
-    /// The value of an unlabelled sample `name` in a text exposition.
-    func value(_ name: String, in exposition: String) throws -> Double {
-        let line = try #require(exposition.split(separator: "\n").first { $0.hasPrefix(name + " ") }, "no \(name) in:\n\(exposition)")
-        return try #require(Double(line.split(separator: " ")[1]), "\(line)")
-    }
-
     /// promtool accepts the exposition, and the process metrics agree with what the kernel says of `pid`.
     func check(_ exposition: String, pid: Int32, started: Date) throws {
-        let lint = try Command.run("promtool", ["check", "metrics"], input: Data(exposition.utf8))
+        let lint = try Exposition.lint(exposition)
         #expect(lint.status == 0, "\(lint.output)")
         for (name, type) in [("process_cpu_seconds_total", "counter"), ("process_resident_memory_bytes", "gauge"),
                              ("process_start_time_seconds", "gauge")] {
@@ -20,15 +14,15 @@ import Testing
         }
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let rssKiB = Double(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ")[1] ?? "") ?? 0
-        let resident = try value("process_resident_memory_bytes", in: exposition)
+        let resident = try Exposition.value("process_resident_memory_bytes", in: exposition)
         #expect(resident > rssKiB * 1024 * 0.5 && resident < rssKiB * 1024 * 2, "\(resident) bytes vs VmRSS \(rssKiB) KiB")
-        let start = try value("process_start_time_seconds", in: exposition)
+        let start = try Exposition.value("process_start_time_seconds", in: exposition)
         #expect(start >= started.timeIntervalSince1970 - 2 && start <= Date().timeIntervalSince1970, "\(start)")
         let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
-        let open = try value("process_open_fds", in: exposition)
+        let open = try Exposition.value("process_open_fds", in: exposition)
         #expect(abs(open - Double(descriptors)) <= 3, "\(open) vs \(descriptors) in /proc/\(pid)/fd")
-        #expect(try value("process_max_fds", in: exposition) >= open)
-        #expect(try value("process_virtual_memory_bytes", in: exposition) > resident)
+        #expect(try Exposition.value("process_max_fds", in: exposition) >= open)
+        #expect(try Exposition.value("process_virtual_memory_bytes", in: exposition) > resident)
     }
 
     @Test func sidecarAdminEndpoint() throws {
@@ -42,7 +36,7 @@ import Testing
         for _ in 0..<20 { #expect(try fixture.curl(as: "prom").status == 200) }
         let second = try fixture.admin("/metrics")
         try check(second, pid: pid, started: started)
-        #expect(try value("process_cpu_seconds_total", in: second) > value("process_cpu_seconds_total", in: first))
+        #expect(try Exposition.value("process_cpu_seconds_total", in: second) > Exposition.value("process_cpu_seconds_total", in: first))
     }
 
     @Test func caServerMetricsEndpoint() throws {
@@ -50,6 +44,6 @@ import Testing
         let ca = try CAServerFixture()
         let metrics = try ca.curl("/metrics")
         #expect(metrics.status == 200)
-        try check(metrics.body + "\n", pid: try #require(ca.server).process.processIdentifier, started: started)
+        try check(metrics.body, pid: try #require(ca.server).process.processIdentifier, started: started)
     }
 }

@@ -19,8 +19,8 @@ import NIOConcurrencyHelpers
 /// After a crash, whoever takes the store's lock next replays the records (`DirectoryStore.recoverJournal`).
 /// Replay is idempotent — rows whose serial index.txt already holds are skipped, files already holding the
 /// recorded bytes are left alone, packs get the same bytes at the same offsets — so a record applied before the
-/// crash, or applied by another process, is harmless to replay. Writes outside the journal (revocations, CRLs, `certtool issue`) checkpoint first, so no
-/// replay can undo them.
+/// crash, or applied by another process, is harmless to replay. Writes outside the journal (revocations, CRLs,
+/// `certtool issue`) checkpoint first, so no replay can undo them.
 enum IssuanceJournal {
     /// One batch: enough to redo its writes to pki/ from nothing.
     struct Record: Codable, Equatable {
