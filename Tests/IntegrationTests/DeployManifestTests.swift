@@ -21,17 +21,18 @@ import Testing
     }
 
     @Test func coreKindsValidateStrictly() throws {
+        let ws = try Workspace()
         var validated = 0
         for file in try Self.files() {
-            let kinds = try YAML.loadAll(String(contentsOfFile: "\(Self.directory)/\(file)", encoding: .utf8))
-                .compactMap { $0["apiVersion"]?.string }
-            // Custom resources (the Prometheus Operator's) have no schema there; referencesAgree checks them.
-            guard !kinds.contains(where: { $0.contains("monitoring.coreos.com") }) else { continue }
-            let result = try Command.run("kubernetes-validate", ["--strict", "--quiet", "\(Self.directory)/\(file)"])
+            // Custom resources (the Prometheus Operator's) have no schema there; the other tests check them.
+            let core = try String(contentsOfFile: "\(Self.directory)/\(file)", encoding: .utf8).components(separatedBy: "\n---\n")
+                .filter { document in try YAML.load(document)?["apiVersion"]?.string.map { !$0.hasPrefix("monitoring.coreos.com/") } ?? false }
+            try ws.write(file, core.joined(separator: "\n---\n"))
+            let result = try Command.run("kubernetes-validate", ["--strict", "--quiet", ws.path(file)])
             #expect(result.status == 0, "\(file): \(result.output)")
-            validated += 1
+            validated += core.count
         }
-        #expect(validated >= 3)
+        #expect(validated >= 18, "core documents validated: \(validated)")
     }
 
     /// What a pod (or the Operator's Prometheus resource) declares.
@@ -183,9 +184,9 @@ import Testing
                         tls["insecureSkipVerify"] as? Bool)
             }
         }
-        let mutualTLS = tlsConfigs.filter { $0.files.count > 1 }
-        #expect(mutualTLS.count == 1 && monitors.count == 1)
-        for (config, isOperator) in mutualTLS.map({ ($0, false) }) + monitors.map({ ($0, true) }) {
+        let mutualTLS = tlsConfigs.filter { $0.files.count > 1 }, mutualMonitors = monitors.filter { $0.files.count > 1 }
+        #expect(mutualTLS.count == 1 && mutualMonitors.count == 1)
+        for (config, isOperator) in mutualTLS.map({ ($0, false) }) + mutualMonitors.map({ ($0, true) }) {
             let podIndex = try #require(pods.firstIndex { pod in
                 pod.namespace == "monitoring" && (pod.containers.contains { $0["name"] as? String == "prometheus" })
                     && (isOperator == pod.labels.isEmpty)
@@ -202,22 +203,12 @@ import Testing
         }
 
         // The CA's own /metrics: server TLS only, verified against the root the agent writes, by a SAN the CA has.
-        let caJobs = tlsConfigs.filter { $0.files.count == 1 }
-        #expect(caJobs.count == 1)
+        let caJobs = tlsConfigs.filter { $0.files.count == 1 } + monitors.filter { $0.files.count == 1 }
+        #expect(caJobs.count == 2, "the plain configuration's and the Operator's")
         for job in caJobs {
             #expect(job.files.map { ($0 as NSString).lastPathComponent } == ["root-cert.pem"])
             #expect(job.skip == false && caSANs.contains("DNS:\(job.serverName ?? "")"), "\(job.serverName ?? "nil")")
         }
-        // Every static target is a Service's port.
-        for job in promConfig["scrape_configs"] as! [Object] {
-            for target in (job["static_configs"] as? [Object] ?? []).flatMap({ $0["targets"] as? [String] ?? [] }) {
-                let parts = target.split(separator: ":"), host = parts[0].split(separator: ".")
-                let service = Self.find(objects, kind: "Service", namespace: String(host[1]), name: String(host[0]))
-                let ports = (service?["spec"] as? Object)?["ports"] as? [Object] ?? []
-                #expect(ports.contains { $0["port"] as? Int == Int(parts[1]) }, "\(job["job_name"]!): \(target) is no Service port")
-            }
-        }
-
         // Services select their pods and target a declared container port.
         for service in objects.filter({ $0["kind"] as? String == "Service" }) {
             let namespace = (service["metadata"] as! Object)["namespace"] as! String
@@ -233,6 +224,112 @@ import Testing
                 #expect(Self.flag("key-mode", container) == ["0644"] || pod.securityContext["fsGroup"] != nil)
             }
         }
+    }
+
+    /// What one scrape job reaches and how: a Service's port, the scheme and the TLS files and name.
+    struct Scrape: Hashable, CustomStringConvertible {
+        var job: String, namespace: String, service: String, port: Int
+        var scheme: String, files: [String], serverName: String?, skipVerify: Bool?
+        var description: String { "\(job) → \(service).\(namespace):\(port) \(scheme) \(files) \(serverName ?? "-")" }
+    }
+
+    /// The Operator path (operator.yaml) scrapes what the plain configuration scrapes, under the same job names,
+    /// so that one set of alerts serves both: the Prometheus resource selects every ServiceMonitor and the
+    /// PrometheusRule, each ServiceMonitor endpoint is a port of the one Service it selects, and the PrometheusRule
+    /// holds meshca-alerts.yml's groups exactly (which promtool checks, and the alert unit tests then cover).
+    @Test func operatorPathScrapesAndAlertsAsThePlainConfiguration() throws {
+        let objects = try Self.objects()
+        let prometheus = try #require(objects.first { $0["kind"] as? String == "Prometheus" }?["spec"] as? Object)
+        func selected(by selector: String, _ object: Object) -> Bool {
+            let wanted = (prometheus[selector] as? Object)?["matchLabels"] as? [String: String] ?? [:]
+            let labels = (object["metadata"] as? Object)?["labels"] as? [String: String] ?? [:]
+            return !wanted.isEmpty && wanted.allSatisfy { labels[$0.key] == $0.value }
+        }
+        // {} selects every namespace; absent, only the Prometheus resource's own.
+        #expect(prometheus["serviceMonitorNamespaceSelector"] != nil && prometheus["ruleNamespaceSelector"] != nil)
+
+        let promConfigMap = try #require(Self.find(objects, kind: "ConfigMap", namespace: "monitoring", name: "prometheus-config"))
+        let promData = promConfigMap["data"] as! Object
+        let promConfig = try #require(try YAML.load(promData["prometheus.yml"] as! String)?.any as? Object)
+        var plain: Set<Scrape> = []
+        for job in promConfig["scrape_configs"] as! [Object] {
+            let tls = job["tls_config"] as? Object ?? [:]
+            for target in (job["static_configs"] as? [Object] ?? []).flatMap({ $0["targets"] as? [String] ?? [] }) {
+                let parts = target.split(separator: ":"), host = parts[0].split(separator: ".")
+                plain.insert(Scrape(job: job["job_name"] as! String, namespace: String(host[1]), service: String(host[0]),
+                                    port: Int(parts[1])!, scheme: job["scheme"] as? String ?? "http",
+                                    files: ["ca_file", "cert_file", "key_file"].compactMap { tls[$0] as? String },
+                                    serverName: tls["server_name"] as? String, skipVerify: tls["insecure_skip_verify"] as? Bool))
+            }
+        }
+
+        var operated: Set<Scrape> = []
+        for monitor in objects.filter({ $0["kind"] as? String == "ServiceMonitor" }) {
+            let name = (monitor["metadata"] as! Object)["name"] as! String, spec = monitor["spec"] as! Object
+            #expect(selected(by: "serviceMonitorSelector", monitor), "the Prometheus resource does not select ServiceMonitor \(name)")
+            let namespaces = (spec["namespaceSelector"] as? Object)?["matchNames"] as? [String] ?? []
+            let wanted = (spec["selector"] as? Object)?["matchLabels"] as? [String: String] ?? [:]
+            let services = objects.filter { object in
+                let metadata = object["metadata"] as? Object ?? [:], labels = metadata["labels"] as? [String: String] ?? [:]
+                return object["kind"] as? String == "Service" && namespaces.contains(metadata["namespace"] as? String ?? "")
+                    && !wanted.isEmpty && wanted.allSatisfy { labels[$0.key] == $0.value }
+            }
+            let service = try #require(services.count == 1 ? services[0] : nil, "ServiceMonitor \(name) selects \(services.count) Services")
+            let metadata = service["metadata"] as! Object, ports = (service["spec"] as! Object)["ports"] as! [Object]
+            for endpoint in spec["endpoints"] as! [Object] {
+                let port = try #require(ports.first { $0["name"] as? String == endpoint["port"] as? String }?["port"] as? Int,
+                                        "ServiceMonitor \(name): the Service has no port \(endpoint["port"] ?? "nil")")
+                let job = (endpoint["relabelings"] as? [Object] ?? []).last { $0["targetLabel"] as? String == "job" }?["replacement"] as? String
+                let tls = endpoint["tlsConfig"] as? Object ?? [:]
+                operated.insert(Scrape(job: try #require(job, "ServiceMonitor \(name) leaves the job named after the Service"),
+                                       namespace: metadata["namespace"] as! String, service: metadata["name"] as! String, port: port,
+                                       scheme: endpoint["scheme"] as? String ?? "http",
+                                       files: ["caFile", "certFile", "keyFile"].compactMap { tls[$0] as? String },
+                                       serverName: tls["serverName"] as? String, skipVerify: tls["insecureSkipVerify"] as? Bool))
+            }
+        }
+        #expect(plain.count == 3)
+        #expect(operated == plain, "only in operator.yaml: \(operated.subtracting(plain)); only in prometheus.yaml: \(plain.subtracting(operated))")
+
+        // The Operator's Prometheus discovers those targets through the API, as its service account, which must
+        // be allowed to list and watch each namespace's Services, Pods and Endpoints (or EndpointSlices).
+        let account = try #require(prometheus["serviceAccountName"] as? String, "the Prometheus resource runs as the default account")
+        #expect(Self.find(objects, kind: "ServiceAccount", namespace: "monitoring", name: account) != nil)
+        for namespace in Set(operated.map(\.namespace)) {
+            let granted = objects.filter { binding in
+                let kind = binding["kind"] as? String, bindingNamespace = (binding["metadata"] as? Object)?["namespace"] as? String
+                let subjects = binding["subjects"] as? [Object] ?? []
+                return (kind == "ClusterRoleBinding" || (kind == "RoleBinding" && bindingNamespace == namespace))
+                    && subjects.contains { $0["kind"] as? String == "ServiceAccount" && $0["name"] as? String == account && $0["namespace"] as? String == "monitoring" }
+            }.flatMap { binding -> [Object] in
+                let reference = binding["roleRef"] as! Object, roleNamespace = (binding["metadata"] as? Object)?["namespace"] as? String
+                let role = reference["kind"] as? String == "ClusterRole"
+                    ? objects.first { $0["kind"] as? String == "ClusterRole" && ($0["metadata"] as? Object)?["name"] as? String == reference["name"] as? String }
+                    : Self.find(objects, kind: "Role", namespace: roleNamespace ?? "", name: reference["name"] as! String)
+                return role?["rules"] as? [Object] ?? []
+            }
+            func allowed(_ group: String, _ resource: String) -> Bool {
+                granted.contains { rule in
+                    (rule["apiGroups"] as? [String] ?? []).contains(group) && (rule["resources"] as? [String] ?? []).contains(resource)
+                        && Set(rule["verbs"] as? [String] ?? []).isSuperset(of: ["list", "watch"])
+                }
+            }
+            #expect(allowed("", "services") && allowed("", "pods") && (allowed("", "endpoints") || allowed("discovery.k8s.io", "endpointslices")),
+                    "\(account) may not discover targets in namespace \(namespace)")
+        }
+
+        let rules = objects.filter { $0["kind"] as? String == "PrometheusRule" }
+        #expect(rules.count == 1 && rules.allSatisfy { selected(by: "ruleSelector", $0) })
+        let groups = try #require(rules.first?["spec"])
+        let alerts = try #require(try YAML.load(promData["meshca-alerts.yml"] as! String)?.any)
+        func canonical(_ value: Any) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        }
+        #expect(try canonical(groups) == canonical(alerts), "the PrometheusRule's groups differ from meshca-alerts.yml")
+        let ws = try Workspace()
+        try ws.write("rules.yml", try canonical(groups))  // JSON is YAML
+        let checked = try Command.run("promtool", ["check", "rules", ws.path("rules.yml")])
+        #expect(checked.status == 0 && checked.output.contains("6 rules found"), "\(checked.output)")
     }
 
     /// docs/deploy's Prometheus configuration and its alert rules, as promtool reads them: the config (with the
