@@ -35,7 +35,19 @@ struct FileBatch {
         staged.append(Entry(temporary: temporary, path: path))
         defer { close(fd) }
         Self.undoUmask(fd, mode)
+        Self.allocate(fd, count: bytes.count)
         try Self.writeAll(fd, bytes, path: path)
+    }
+
+    /// Gives a new file its blocks before it is written. ext4 (`auto_da_alloc`, its default) starts writing out a
+    /// file whose blocks are still unallocated when it is renamed over another: one I/O submitted from inside
+    /// every such `rename` of a journaled batch, which syncs nothing itself. A file written into blocks it
+    /// already has goes out with the rest instead, at the next checkpoint's `syncfs` at the latest. Measured in
+    /// docs/benchmarks.md (`bench/enroll`'s fleet rows).
+    private static func allocate(_ fd: Int32, count: Int) {
+        #if os(Linux)
+        if count > 0 { _ = fallocate(fd, 0, 0, off_t(count)) }
+        #endif
     }
 
     /// Gives a file just created with `mode` that mode, where the process's umask narrowed it.
