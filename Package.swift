@@ -22,7 +22,7 @@ let package = Package(
     ],
     targets: [
         // glibc functions Swift's Glibc module leaves out: malloc.h (freed heap back to the OS after a
-        // connection storm), syncfs, fallocate, getrandom and posix_spawn's closefrom.
+        // connection storm), syncfs, fallocate, statx, getrandom and posix_spawn's closefrom.
         .systemLibrary(name: "CGlibc"),
         // FoundationEssentials and the C library, re-exported: certtool's modules stay off full Foundation.
         .target(name: "MeshPlatform"),

@@ -1,4 +1,4 @@
-// glibc functions Swift's Glibc module leaves out: malloc.h (mallinfo2, malloc_trim) and four GNU extensions.
+// glibc functions Swift's Glibc module leaves out: malloc.h (mallinfo2, malloc_trim) and five GNU extensions.
 // Declared and linked directly: looking them up with dlsym finds nothing in a fully static executable, where
 // the code fell back to slower paths without a word.
 #ifndef MESHCA_CGLIBC_SHIM_H
@@ -9,6 +9,9 @@
 #include <malloc.h>
 #endif
 int syncfs(int fd);
+#include <linux/stat.h>
+// Named apart from `struct statx`, which Swift would otherwise take the call for.
+int statx_call(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buffer) __asm__("statx");
 int fallocate(int fd, int mode, off_t offset, off_t length);
 ssize_t getrandom(void *buffer, size_t length, unsigned int flags);
 #include <spawn.h>

@@ -37,7 +37,7 @@ struct CertificatePacks {
     func placement(ofCount count: Int, current: Int?) -> (number: Int, placement: IssuanceJournal.Record.Placement) {
         var number = current ?? names().last.flatMap(Self.number(of:)) ?? 1
         while true {
-            let size = Int(max(0, FileStamp(path(Self.name(number))).size))
+            let size = Int(max(0, FileStamp(untimed: path(Self.name(number))).size))
             if size == 0 || size + count <= limit {
                 return (number, .init(pack: Self.name(number), offset: size))
             }
@@ -45,10 +45,10 @@ struct CertificatePacks {
         }
     }
 
-    /// Reserves room for `count` bytes after the pack's end, so that writing them after the commit point cannot
-    /// fail for space (`FileBatch.reserveAppend`). A new pack is created for it, and removed again (it holds
-    /// nothing) when the reservation fails.
-    func reserve(_ placement: IssuanceJournal.Record.Placement, count: Int) throws {
+    /// Reserves room for `count` bytes after the pack's end (and `ahead` more, see `FileBatch.reserveAppend`), so
+    /// that writing them after the commit point cannot fail for space. A new pack is created for it, and removed
+    /// again (it holds nothing) when the reservation fails.
+    func reserve(_ placement: IssuanceJournal.Record.Placement, count: Int, ahead: Int = 0) throws {
         let file = path(placement.pack)
         let starts = placement.offset == 0
         if starts {
@@ -57,7 +57,9 @@ struct CertificatePacks {
             close(fd)
         }
         do {
-            try FileBatch.reserveAppend(file, count: count)
+            // No room beyond the pack's limit: the next pack takes the batches after it.
+            let ahead = min(ahead, max(0, limit - placement.offset - count))
+            try FileBatch.reserveAppend(file, count: count, ahead: ahead)
         } catch {
             if starts { unlink(file) }
             throw error

@@ -9,7 +9,7 @@ extension DirectoryStore {
 
     /// Whether the journal is absent, empty, or exactly as this process left it (stamp and first bytes).
     private var journalIsAsLeft: Bool {
-        let stamp = FileStamp(journalPath)
+        let stamp = FileStamp(untimed: journalPath)
         return stamp.size <= 0 || journal?.isChanged(stamp, head: { journalHead ?? [] }) == false
     }
 
@@ -35,11 +35,11 @@ extension DirectoryStore {
     /// it emptied or not as it left it (any records another process left were replayed when the lock was taken).
     func appendToJournal(_ record: IssuanceJournal.Record) throws {
         guard let journal else { preconditionFailure("only a journaling store writes the journal") }
-        var stamp = FileStamp(journalPath)
+        var stamp = FileStamp(untimed: journalPath)
         var position = journal.position(stamp)
         if position == nil {
             if stamp.size < 0 { try FileBatch.perform { try $0.stage(journalPath, [], mode: 0o600) } }
-            stamp = FileStamp(journalPath)
+            stamp = FileStamp(untimed: journalPath)
             position = journal.adopted(stamp, head: journalHead ?? [])
         }
         let (offset, epoch) = position!
@@ -65,7 +65,7 @@ extension DirectoryStore {
     /// bytes (synced): the server goes on writing into the blocks it has, and the records left after the zeroed
     /// ones are of an epoch that no later record shares.
     func checkpointJournal() throws {
-        let stamp = FileStamp(journalPath)
+        let stamp = FileStamp(untimed: journalPath)
         guard stamp.size > 0 else { return }
         if let position = journal?.position(stamp) {
             guard position.offset > 0 else { return }
@@ -74,11 +74,11 @@ extension DirectoryStore {
         }
         try FileBatch.syncFileSystem(of: directory, naming: journalPath)
         try FileBatch.overwrite(journalPath, [UInt8](repeating: 0, count: JournalState.headSize), at: 0, durably: true)
-        journal?.checkpointed(FileStamp(journalPath))
+        journal?.checkpointed(FileStamp(untimed: journalPath))
     }
 
     public func checkpoint() throws {
-        guard journal != nil || FileStamp(journalPath).size > 0 else { return }
+        guard journal != nil || FileStamp(untimed: journalPath).size > 0 else { return }
         try withExclusiveAccess { try checkpointJournal() }
     }
 
@@ -133,7 +133,7 @@ extension DirectoryStore {
             if !redeemed.isEmpty {
                 var ledger = try takeTokenLedger()
                 for token in redeemed { _ = ledger.consume(token.id, expiresAt: token.expiresAt) }
-                let change = ledger.change(fileSize: FileStamp(path("tokens.used")).size, now: Date())
+                let change = ledger.change(fileSize: FileStamp(untimed: path("tokens.used")).size, now: Date())
                 ledgerLines = change.appended
                 if let text = change.rewritten { try batch.stage(path("tokens.used"), text, mode: 0o600) }
             }
@@ -151,7 +151,7 @@ extension DirectoryStore {
         }
         guard database.records.count > before else { return }
         let index = path("index.txt")
-        if let appended = database.appendedRows(fileSize: FileStamp(index).size) {
+        if let appended = database.appendedRows(fileSize: FileStamp(untimed: index).size) {
             try FileBatch.append(index, Array(appended.utf8), durably: false)
         } else {
             try FileBatch.perform(durable: false) { try $0.stage(index, database.serialized, mode: 0o644) }

@@ -233,7 +233,7 @@ public struct DirectoryStore: PKIStore {
         }
         let ledgerFile = path("tokens.used")
         var ledger = tokenLedger
-        let ledgerChange = ledger?.change(fileSize: FileStamp(ledgerFile).size, now: Date()) ?? .none
+        let ledgerChange = ledger?.change(fileSize: FileStamp(untimed: ledgerFile).size, now: Date()) ?? .none
         let appending = ledgerChange.appended.map { (path: ledgerFile, text: $0) }
         try writeDatabase(
             database, journaling: record, appending: appending, packing: (placement, packBytes), durable: durable
@@ -246,7 +246,7 @@ public struct DirectoryStore: PKIStore {
         journal?.packNumber = packNumber
         if var ledger {
             ledger.saved(ledgerChange)
-            cache?.remember(ledger, stamp: FileStamp(ledgerFile))
+            cache?.remember(ledger, stamp: FileStamp(untimed: ledgerFile))
         }
         for name in Set(issuances.map(\.name)) { unlink(path("private/\(name).key")) }
     }
@@ -288,7 +288,7 @@ public struct DirectoryStore: PKIStore {
     // MARK: Database and CRL
 
     public func loadDatabase() throws -> CertificateDatabase {
-        let stamp = FileStamp(path("index.txt"))
+        let stamp = FileStamp(untimed: path("index.txt"))
         if let cached = cache?.database(stamp: stamp) { return cached }
         guard let text = try readIfPresent(path("index.txt")) else { return CertificateDatabase() }
         let database = try CertificateDatabase(parsing: text, source: path("index.txt"))
@@ -303,8 +303,8 @@ public struct DirectoryStore: PKIStore {
     }
 
     public func returnUnchanged(_ database: CertificateDatabase, tokenLedger: TokenLedger?) {
-        cache?.remember(database, stamp: FileStamp(path("index.txt")))
-        if let tokenLedger { cache?.remember(tokenLedger, stamp: FileStamp(path("tokens.used"))) }
+        cache?.remember(database, stamp: FileStamp(untimed: path("index.txt")))
+        if let tokenLedger { cache?.remember(tokenLedger, stamp: FileStamp(untimed: path("tokens.used"))) }
     }
 
     public func saveDatabase(_ database: CertificateDatabase) throws {
@@ -329,10 +329,12 @@ public struct DirectoryStore: PKIStore {
         staging stage: (inout FileBatch) throws -> Void
     ) throws {
         let file = path("index.txt")
-        let rows = database.appendedRows(fileSize: FileStamp(file).size)
-        if let rows, !rows.isEmpty { try FileBatch.reserveAppend(file, count: rows.utf8.count) }
-        if let extra { try FileBatch.reserveAppend(extra.path, count: extra.text.utf8.count) }
-        if let pack { try packs.reserve(pack.placement, count: pack.bytes.count) }
+        let rows = database.appendedRows(fileSize: FileStamp(untimed: file).size)
+        // A server appends in every batch: room for many batches at once.
+        let ahead = journal == nil ? 0 : Self.reservationAhead
+        if let rows, !rows.isEmpty { try FileBatch.reserveAppend(file, count: rows.utf8.count, ahead: ahead) }
+        if let extra { try FileBatch.reserveAppend(extra.path, count: extra.text.utf8.count, ahead: ahead) }
+        if let pack { try packs.reserve(pack.placement, count: pack.bytes.count, ahead: ahead) }
         if let journal, let record, let rows {
             // Staged (written under temporary names) before the commit point, as in a synced batch:
             // a full disk fails here, with nothing committed and no token spent.
@@ -355,7 +357,7 @@ public struct DirectoryStore: PKIStore {
                 cache?.forgetLedger()
                 throw error
             }
-            journal.applied(FileStamp(journalPath))
+            journal.applied(FileStamp(untimed: journalPath))
             // Not this batch's failure if it fails: the journal holds the batch, and the next batch tries again.
             if journal.checkpointDue() { try? checkpointJournal() }
         } else {
@@ -372,8 +374,11 @@ public struct DirectoryStore: PKIStore {
         }
         var persisted = database
         persisted.markPersisted()
-        cache?.remember(persisted, stamp: FileStamp(file))
+        cache?.remember(persisted, stamp: FileStamp(untimed: file))
     }
+
+    /// How far ahead of its appends a journaling store reserves room in index.txt, tokens.used and packs.
+    static let reservationAhead = 256 << 10
 
     public func nextCRLNumber() throws -> Int {
         guard let text = try readIfPresent(path("crlnumber")) else { return 1 }
@@ -411,7 +416,7 @@ extension DirectoryStore {
 
     public func takeTokenLedger() throws -> TokenLedger {
         let file = path("tokens.used")
-        if let cached = cache?.takeLedger(stamp: FileStamp(file)) { return cached }
+        if let cached = cache?.takeLedger(stamp: FileStamp(untimed: file)) { return cached }
         return TokenLedger(parsing: try readIfPresent(file) ?? "")
     }
 }

@@ -187,22 +187,39 @@ struct FileBatch {
     /// Reserves room to append `count` bytes to `path` without growing it, so that an append committing a
     /// batch cannot fail for space after the batch's files are in place. Throws (disk full) before anything
     /// is written; a file system without `fallocate` is simply not reserved on.
-    static func reserveAppend(_ path: String, count: Int) throws {
+    ///
+    /// With `ahead`, reserves that many bytes more where there is room, and makes no reservation while the file
+    /// has its room already: each reservation changes the file's inode (see `FileStamp.init(untimed:)` for what
+    /// that costs an enrollment server's journal).
+    static func reserveAppend(_ path: String, count: Int, ahead: Int = 0) throws {
         #if os(Linux)
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        let length = lseek(fd, 0, SEEK_END)
-        guard length >= 0, fallocate(fd, keepSize, length, off_t(count)) != 0 else { return }
+        var info = statx()
+        guard statx_call(fd, "", emptyPath, UInt32(STATX_SIZE | STATX_BLOCKS), &info) == 0 else { return }
+        let size = Int(info.stx_size)
+        if ahead > 0 {
+            // Appended files have no holes, so the blocks beyond the end are the room left; the slack covers
+            // the blocks of a fragmented file's extent tree, which count too.
+            let end = (size + count + 4095) / 4096 * 4096
+            if Int(info.stx_blocks) * 512 >= end + reservationSlack { return }
+            if fallocate(fd, keepSize, off_t(size), off_t(count + ahead)) == 0 { return }
+        }
+        guard fallocate(fd, keepSize, off_t(size), off_t(count)) != 0 else { return }
         if errno == ENOSPC || errno == EDQUOT {
             throw MeshCAError.io("cannot write \(path): \(errnoDescription())")
         }
         #endif
     }
 
+    private static let reservationSlack = 16 << 10
+
     #if os(Linux)
     /// `FALLOC_FL_KEEP_SIZE` from linux/falloc.h.
     private static let keepSize: Int32 = 0x01
+    /// `AT_EMPTY_PATH` from fcntl.h, a GNU extension.
+    private static let emptyPath: Int32 = 0x1000
     #endif
 
     /// Stages, commits and cleans up in one go.
