@@ -213,9 +213,8 @@ struct FileBatch {
         #endif
     }
 
-    private static let reservationSlack = 16 << 10
-
     #if os(Linux)
+    private static let reservationSlack = 16 << 10
     /// `FALLOC_FL_KEEP_SIZE` from linux/falloc.h.
     private static let keepSize: Int32 = 0x01
     /// `AT_EMPTY_PATH` from fcntl.h, a GNU extension.
