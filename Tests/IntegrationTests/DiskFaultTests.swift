@@ -82,6 +82,21 @@ import X509
         #expect(enrolled.status == 200, "\(enrolled)")
     }
 
+    /// The CA server with little space left in its pki still enrolls: it reserves room for the appends of many
+    /// batches at once where it can, and only what a batch needs where it cannot.
+    @Test func caServerOnANearlyFullPKIStillEnrolls() throws {
+        let ws = try Workspace()
+        let disk = try SmallMount(ws, at: "pki")
+        let ca = try CAServerFixture(ws: ws)
+        let token = try ca.token(["--san", "DNS:app.example.internal"])
+        try ca.makeCSR("app")
+
+        try disk.fill(leaving: 64 << 10)
+        let enrolled = try ca.post("simpleenroll", csr: "app", headers: ["Authorization: Bearer \(token)"])
+        #expect(enrolled.status == 200, "\(enrolled)")
+        #expect(try ca.curl("/metrics").body.contains(#"meshca_enrollment_failures_total{endpoint="simpleenroll",reason="storage"} 0"#))
+    }
+
     /// The cert agent's output directory fills up, then turns read-only, across renewals: the current set stays
     /// whole and in use, no partial version directory is left, and the renewed set lands once writes work.
     @Test func certAgentKeepsTheCurrentSetWhileTheOutputCannotBeWritten() throws {

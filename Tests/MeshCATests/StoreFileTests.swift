@@ -53,20 +53,4 @@ import Testing
         try FileBatch.reserveAppend(other, count: 1_000)
         #expect(Self.allocated(other) == 4_096)
     }
-
-    /// Near a full disk the room ahead is not taken, and what the batch needs still is; with no room for that
-    /// either, the reservation fails before anything is written.
-    @Test func aNearlyFullDiskReservesWhatTheBatchNeeds() throws {
-        let disk = try TmpfsMount(at: scratch.path + "/small", size: "256k")
-        let file = disk.path + "/index.txt"
-        try FileBatch.perform(durable: false) { try $0.stage(file, "V\trow\n", mode: 0o644) }
-        let filler = disk.path + "/filler"
-        try FileBatch.perform(durable: false) { try $0.stage(filler, [UInt8](repeating: 0, count: disk.available - (32 << 10)), mode: 0o644) }
-        try FileBatch.reserveAppend(file, count: 8_000, ahead: 256 << 10)
-        #expect((8_000 ..< 32 << 10).contains(Self.allocated(file)), "\(Self.allocated(file))")
-        #expect(throws: MeshCAError.io("cannot write \(file): No space left on device")) {
-            try FileBatch.reserveAppend(file, count: 64 << 10, ahead: 256 << 10)
-        }
-        #expect(FileStamp(untimed: file).size == 6)
-    }
 }

@@ -15,13 +15,21 @@ final class SmallMount {
         guard result.status == 0 else { throw TestFailure("cannot mount a tmpfs (these tests need root): \(result.output)") }
     }
 
-    /// Takes every free byte with a filler file.
-    func fill() throws {
-        _ = try Command.run("dd", ["if=/dev/zero", "of=\(path)/\(Self.filler)", "bs=4k"])
-        let df = try Command.run("df", ["--output=avail", path])
-        guard df.stdout.split(separator: "\n").last?.trimmingCharacters(in: .whitespaces) == "0" else {
-            throw TestFailure("the mount is not full: \(df.output)")
+    /// Takes every free byte with a filler file, or all but `leaving` bytes (rounded down to 4 KiB blocks).
+    func fill(leaving: Int = 0) throws {
+        guard leaving > 0 else {
+            _ = try Command.run("dd", ["if=/dev/zero", "of=\(path)/\(Self.filler)", "bs=4k"])
+            let df = try Command.run("df", ["--output=avail", path])
+            guard df.stdout.split(separator: "\n").last?.trimmingCharacters(in: .whitespaces) == "0" else {
+                throw TestFailure("the mount is not full: \(df.output)")
+            }
+            return
         }
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { throw TestFailure("cannot statvfs \(path)") }
+        let blocks = (Int(info.f_bavail) * Int(info.f_frsize) - leaving) / 4096
+        guard blocks > 0 else { throw TestFailure("\(path) has less than \(leaving) bytes free already") }
+        _ = try Command.run("dd", ["if=/dev/zero", "of=\(path)/\(Self.filler)", "bs=4k", "count=\(blocks)"])
     }
 
     func free() { unlink("\(path)/\(Self.filler)") }
