@@ -99,7 +99,7 @@ public final class EnrollmentServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHTTPServerHandlers(tls: tls, readTimeout: readTimeout) { ESTHandler(service: service) }
+                    try pipeline.addHTTPServerHandlers(tls: tls, coalescingWrites: true, readTimeout: readTimeout) { ESTHandler(service: service) }
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()

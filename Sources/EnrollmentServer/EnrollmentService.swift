@@ -208,13 +208,13 @@ final class EnrollmentService: Sendable {
                 "not_after": "\(summary.notAfter.iso8601)"]
     }
 
-    private static func csr(_ request: ESTRequest) throws -> CertificateSigningRequest {
+    private static func csr(_ request: ESTRequest) throws -> CertificateRequest {
         if let type = request.contentType?.lowercased(), !type.hasPrefix("application/pkcs10") {
             throw EnrollmentRefusal(.badRequest, "send the CSR as Content-Type: application/pkcs10 (base64 DER), not \(type)")
         }
         guard !request.body.isEmpty else { throw EnrollmentRefusal(.badRequest, "the request has no CSR: send a base64 DER PKCS#10 body") }
         do {
-            return try CertificateRequestFile.parse(request.body, source: "the request body")
+            return try CertificateRequestFile.parseRequest(request.body, source: "the request body")
         } catch let error as MeshCAError {
             throw EnrollmentRefusal(.badRequest, error.description)
         }

@@ -6,14 +6,16 @@ extension ChannelPipeline.SynchronousOperations {
     /// An HTTP/1.1 server connection: TLS with the listener's client verifier (none when `tls` is nil), then
     /// `afterTLS` (say, a handshake-failure counter) and the request read timeout. NIO's HTTP server handlers
     /// and the handler `application` makes are added when the first request bytes arrive (`HTTPOnFirstRead`).
+    /// `coalescingWrites` seals each flush's small writes as one TLS record (`WriteCoalescer`).
     public func addHTTPServerHandlers(
-        tls: ReloadableServerTLS?, afterTLS: [any ChannelHandler] = [], readTimeout: TimeAmount,
-        application: @escaping () -> any ChannelHandler
+        tls: ReloadableServerTLS?, afterTLS: [any ChannelHandler] = [], coalescingWrites: Bool = false,
+        readTimeout: TimeAmount, application: @escaping () -> any ChannelHandler
     ) throws {
         if let tls {
             try addHandler(NIOSSLServerHandler(context: tls.context, customVerificationCallbackWithMetadata: tls.verifier.nioCallback))
             try addHandler(HandshakeAck())
             try addHandlers(afterTLS)
+            if coalescingWrites { try addHandler(WriteCoalescer()) }
         }
         try addHandler(HTTPOnFirstRead(application: application))
         try addHandler(RequestReadTimeout(timeout: readTimeout))

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCA
+import SwiftASN1
 import Testing
 import X509
 
@@ -14,9 +15,13 @@ import X509
         try authority.initialize(.init())
     }
 
-    func csr(_ sans: [String], profile: Profile = .server) throws -> (CertificateSigningRequest, Certificate.PrivateKey) {
-        let key = try KeyType.ecdsaP256.generate()
-        return (try EnrollmentCSR.make(key: key, subjectAltNames: sans.map(SubjectAltName.init(parsing:)), profile: profile), key)
+    /// A request as the server gets it: DER, parsed by `CertificateRequestFile`.
+    func csr(_ sans: [String], profile: Profile = .server, keyType: KeyType = .ecdsaP256) throws -> (CertificateRequest, Certificate.PrivateKey) {
+        let key = try keyType.generate()
+        let made = try EnrollmentCSR.make(key: key, subjectAltNames: sans.map(SubjectAltName.init(parsing:)), profile: profile)
+        var serializer = DER.Serializer()
+        try serializer.serialize(made)
+        return (try CertificateRequestFile.parseRequest(serializer.serializedBytes, source: "test"), key)
     }
 
     func token(_ sans: [String], profile: Profile = .server, ttl: TimeInterval = 600, now: Date = Date()) async throws -> String {
@@ -203,11 +208,23 @@ import X509
         let material = try authority.loadAuthority()
         let (request, key) = try csr(["DNS:a.example.internal"])
         let leaf = try CertificateBuilder.leaf(
-            subject: request.subject, publicKey: request.publicKey, subjectAltNames: [.dns("a.example.internal")],
+            subject: request.csr.subject, publicKey: request.csr.publicKey, subjectAltNames: [.dns("a.example.internal")],
             profile: .server, validity: .init(seconds: 60), issuer: material.signer)
         let decoded = try CertsOnlyPKCS7.decodeBase64(Array(CertsOnlyPKCS7.base64(try CertsOnlyPKCS7.encode([leaf, material.root.certificate])).utf8))
         #expect(Set(decoded) == [leaf, material.root.certificate])
         #expect(try CertsOnlyPKCS7.orderedChain(decoded, leafKey: key.publicKey) == [leaf])
         #expect(throws: MeshCAError.self) { try CertsOnlyPKCS7.decode([0x30, 0x03, 0x02, 0x01, 0x01]) }
+    }
+
+    /// The subject key identifier read from the request's bytes (uncompressed EC points) is the one hashing the
+    /// parsed key gives, and the certificate carries it; other keys get theirs computed.
+    @Test(arguments: [KeyType.ecdsaP256, .ecdsaP384, .rsa2048, .ed25519])
+    func aRequestsKeyIdentifierIsItsKeys(keyType: KeyType) async throws {
+        let verified = try await authority.provisioner(create: true).verify(try await token(["DNS:a.example.internal"]))
+        let (request, key) = try csr(["DNS:a.example.internal"], keyType: keyType)
+        let expected = SubjectKeyIdentifier(hash: key.publicKey)
+        #expect(request.keyIdentifier == (keyType == .ecdsaP256 || keyType == .ecdsaP384 ? expected : nil))
+        let issued = try authority.commit(try authority.prepareEnrollment(request, token: verified, validity: .init(seconds: 3600)))
+        #expect(try issued.certificate.extensions.subjectKeyIdentifier == expected)
     }
 }

@@ -46,7 +46,7 @@ import X509
         let token = try await provisioner.verify(try await provisioner.token(for: grant, ttl: 600))
         let key = try KeyType.ecdsaP256.generate()
         let csr = try EnrollmentCSR.make(key: key, subjectAltNames: grant.subjectAltNames, profile: .client)
-        return try server.commit(try server.prepareEnrollment(csr, token: token, validity: .init(seconds: 3600)))
+        return try server.commit(try server.prepareEnrollment(CertificateRequest(csr), token: token, validity: .init(seconds: 3600)))
     }
 
     @Test func aRecordRoundTripsAndADamagedOneEndsTheJournal() throws {
@@ -137,7 +137,7 @@ import X509
         let provisioner = try server.provisioner(create: true)
         let token = try await provisioner.verify(try await provisioner.token(for: grant, ttl: 600))
         let csr = try EnrollmentCSR.make(key: try KeyType.ecdsaP256.generate(), subjectAltNames: grant.subjectAltNames, profile: .client)
-        let job = try server.prepareEnrollment(csr, token: token, validity: .init(seconds: 3600))
+        let job = try server.prepareEnrollment(CertificateRequest(csr), token: token, validity: .init(seconds: 3600))
         var seen: (serial: String, journaled: Bool, inIndex: Bool, filed: Bool)?
         try server.commit([job]) { results in
             guard let serial = try? results[0].get().certificate.serialNumber.hexString else { return }
@@ -197,7 +197,7 @@ import X509
         // Renewal finds the replayed row.
         let key = try KeyType.ecdsaP256.generate()
         let csr = try EnrollmentCSR.make(key: key, subjectAltNames: [.dns("a.example.internal")], profile: .client)
-        let renewed = try other.commit(try other.prepareRenewal(csr, current: issued.certificate, validity: .init(seconds: 3600)))
+        let renewed = try other.commit(try other.prepareRenewal(CertificateRequest(csr), current: issued.certificate, validity: .init(seconds: 3600)))
         #expect(try other.store.loadDatabase().records.count == 2)
         #expect(renewed.certificate.subjectAltNames == issued.certificate.subjectAltNames)
     }
@@ -267,7 +267,7 @@ import X509
         }
         let csr = try EnrollmentCSR.make(key: try KeyType.ecdsaP256.generate(), subjectAltNames: grant.subjectAltNames, profile: .client)
         #expect(throws: EnrollmentRefusal.self) {
-            try server.commit(try server.prepareEnrollment(csr, token: token, validity: .init(seconds: 3600)))
+            try server.commit(try server.prepareEnrollment(CertificateRequest(csr), token: token, validity: .init(seconds: 3600)))
         }
     }
 

@@ -30,6 +30,7 @@ extension CertificateAuthority {
         }
 
         let publicKey: Certificate.PublicKey
+        let keyIdentifier: SubjectKeyIdentifier?
         let subject: DistinguishedName
         let request: LeafRequest
         let authorization: Authorization
@@ -40,41 +41,44 @@ extension CertificateAuthority {
         let leafPEM: String
 
         fileprivate init(
-            publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest,
-            authorization: Authorization, signer: SigningIdentity, now: Date
+            publicKey: Certificate.PublicKey, keyIdentifier: SubjectKeyIdentifier?, subject: DistinguishedName,
+            request: LeafRequest, authorization: Authorization, signer: SigningIdentity, now: Date
         ) throws {
             self.publicKey = publicKey
+            self.keyIdentifier = keyIdentifier
             self.subject = subject
             self.request = request
             self.authorization = authorization
             self.signer = signer
             leaf = try CertificateBuilder.leaf(
                 subject: subject, publicKey: publicKey, subjectAltNames: request.subjectAltNames,
-                profile: request.profile, validity: request.validity, issuer: signer, now: now)
+                profile: request.profile, validity: request.validity, issuer: signer, now: now, keyIdentifier: keyIdentifier)
             leafPEM = try leaf.pemString()
         }
     }
 
     private func makeJob(
-        publicKey: Certificate.PublicKey, subject: DistinguishedName, request: LeafRequest,
+        _ request: CertificateRequest, subject: DistinguishedName, leaf: LeafRequest,
         authorization: EnrollmentJob.Authorization, signer: SigningIdentity? = nil, now: Date
     ) throws -> EnrollmentJob {
         try EnrollmentJob(
-            publicKey: publicKey, subject: subject, request: request, authorization: authorization,
-            signer: try signer ?? loadAuthorityAhead().signer, now: now)
+            publicKey: request.csr.publicKey, keyIdentifier: request.keyIdentifier, subject: subject, request: leaf,
+            authorization: authorization, signer: try signer ?? loadAuthorityAhead().signer, now: now)
     }
 
     private static func sign(_ job: EnrollmentJob, issuer: SigningIdentity, now: Date) throws -> Certificate {
         try CertificateBuilder.leaf(
             subject: job.subject, publicKey: job.publicKey, subjectAltNames: job.request.subjectAltNames,
-            profile: job.request.profile, validity: job.request.validity, issuer: issuer, now: now)
+            profile: job.request.profile, validity: job.request.validity, issuer: issuer, now: now,
+            keyIdentifier: job.keyIdentifier)
     }
 
     /// Checks `csr` against what `token` allows: a subset of the granted SANs (none asked: all of them) and
     /// no key usage the granted profile lacks. Nothing is spent yet.
     public func prepareEnrollment(
-        _ csr: CertificateSigningRequest, token: VerifiedEnrollmentToken, validity: ValidityPeriod, now: Date = Date()
+        _ request: CertificateRequest, token: VerifiedEnrollmentToken, validity: ValidityPeriod, now: Date = Date()
     ) throws -> EnrollmentJob {
+        let csr = request.csr
         try Self.checkRequest(csr)
         let grant = token.grant
         let requested = try Self.requestedSubjectAltNames(csr) ?? grant.subjectAltNames
@@ -82,11 +86,11 @@ extension CertificateAuthority {
             throw EnrollmentRefusal(.notGranted, "the CSR asks for SAN \(extra), which the token does not grant (it grants \(grant.subjectAltNames.map(\.description).joined(separator: ", ")))")
         }
         try Self.checkRequestedUsage(csr, allowed: grant.profile)
-        let request = LeafRequest(
+        let leaf = LeafRequest(
             name: grant.certificateName, subjectAltNames: requested, profile: grant.profile, validity: validity, force: true)
-        try Self.validate(name: request.name)
+        try Self.validate(name: leaf.name)
         return try makeJob(
-            publicKey: csr.publicKey, subject: DistinguishedName(commonName: request.name), request: request,
+            request, subject: DistinguishedName(commonName: leaf.name), leaf: leaf,
             authorization: .token(id: token.id, expiresAt: token.expiresAt), now: now)
     }
 
@@ -97,9 +101,10 @@ extension CertificateAuthority {
     /// `expiredGrace` lets a certificate that expired while its holder could not reach the CA be renewed that long after its notAfter
     /// (revocation is still checked), so an outage longer than a lifetime heals without new tokens.
     public func prepareRenewal(
-        _ csr: CertificateSigningRequest, current: Certificate, validity: ValidityPeriod,
+        _ request: CertificateRequest, current: Certificate, validity: ValidityPeriod,
         expiredGrace: TimeInterval = 0, now: Date = Date()
     ) throws -> EnrollmentJob {
+        let csr = request.csr
         let signer = try loadAuthorityAhead().signer
         try checkIssued(current, by: signer.certificate, grace: expiredGrace, now: now)
         try Self.checkRequest(csr)
@@ -114,9 +119,9 @@ extension CertificateAuthority {
         guard let name = current.subject.commonName, (try? Self.validate(name: name)) != nil else {
             throw EnrollmentRefusal(.certificateInvalid, "the client certificate has no usable common name to renew under")
         }
-        let request = LeafRequest(name: name, subjectAltNames: sans, profile: profile, validity: validity, force: true)
+        let leaf = LeafRequest(name: name, subjectAltNames: sans, profile: profile, validity: validity, force: true)
         return try makeJob(
-            publicKey: csr.publicKey, subject: current.subject, request: request,
+            request, subject: current.subject, leaf: leaf,
             authorization: .renewal(serial: current.serialNumber.hexString, grace: expiredGrace), signer: signer, now: now)
     }
 

@@ -50,10 +50,12 @@ public enum CertificateBuilder {
             validity: validity, extensions: extensions, issuer: issuer, now: now)
     }
 
-    /// An end-entity certificate for the given SANs and profile.
+    /// An end-entity certificate for the given SANs and profile. `keyIdentifier`, when given, must be
+    /// `publicKey`'s (``CertificateRequest/keyIdentifier``); otherwise it is computed.
     public static func leaf(
         subject: DistinguishedName, publicKey: Certificate.PublicKey, subjectAltNames: [SubjectAltName],
-        profile: Profile, validity: ValidityPeriod, issuer: SigningIdentity, now: Date = Date()
+        profile: Profile, validity: ValidityPeriod, issuer: SigningIdentity, now: Date = Date(),
+        keyIdentifier: SubjectKeyIdentifier? = nil
     ) throws -> Certificate {
         guard !subjectAltNames.isEmpty else {
             throw MeshCAError.invalidInput("a certificate needs at least one SAN: add --san DNS:name or --san IP:address")
@@ -66,7 +68,7 @@ public enum CertificateBuilder {
             Critical(BasicConstraints.notCertificateAuthority).makeCertificateExtension(),
             Critical(keyUsage).makeCertificateExtension(),
             ExtendedKeyUsage(profile.extendedKeyUsage).makeCertificateExtension(),
-            SubjectKeyIdentifier(hash: publicKey).makeCertificateExtension(),
+            (keyIdentifier ?? SubjectKeyIdentifier(hash: publicKey)).makeCertificateExtension(),
             AuthorityKeyIdentifier(keyIdentifier: issuer.keyIdentifier).makeCertificateExtension(),
             // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
             subject.isEmpty ? Critical(sans).makeCertificateExtension() : sans.makeCertificateExtension(),

@@ -1,3 +1,4 @@
+import Crypto
 import MeshPlatform
 import SwiftASN1
 import X509
@@ -6,6 +7,11 @@ import X509
 /// `NEW CERTIFICATE REQUEST`), DER, or base64 DER as EST clients send it.
 public enum CertificateRequestFile {
     public static func parse(_ bytes: [UInt8], source: String) throws -> CertificateSigningRequest {
+        try parseRequest(bytes, source: source).csr
+    }
+
+    /// The request and its key's identifier, read from one parse of the bytes.
+    public static func parseRequest(_ bytes: [UInt8], source: String) throws -> CertificateRequest {
         let fail = MeshCAError.invalidInput("\(source) is not a PKCS#10 certificate request (expected PEM or DER)")
         var der = bytes
         if bytes.containsPEMBoundary {
@@ -18,26 +24,76 @@ public enum CertificateRequestFile {
         {
             der = Array(decoded)
         }
+        guard let root = try? DER.parse(der) else { throw fail }
+        let csr: CertificateSigningRequest
         do {
-            return try CertificateSigningRequest(derEncoded: der)
+            csr = try CertificateSigningRequest(derEncoded: root)
         } catch {
             // swift-certificates refuses keys it cannot use (e.g. RSA below 2048 bits) while parsing; say so
             // rather than calling a well-formed request garbage.
-            if looksLikeRequest(der) {
+            if looksLikeRequest(root) {
                 throw MeshCAError.invalidInput(
                     "\(source) asks to certify an unsupported or too weak key: use ECDSA P-256/P-384, RSA of 2048 bits or more, or Ed25519")
             }
             throw fail
         }
+        return CertificateRequest(csr: csr, keyIdentifier: keyIdentifier(root, key: csr.publicKey))
     }
 
     /// CertificationRequest ::= SEQUENCE { SEQUENCE { INTEGER version, Name, SubjectPublicKeyInfo, [0] … }, … }
-    private static func looksLikeRequest(_ der: [UInt8]) -> Bool {
-        guard let root = try? DER.parse(der), case .constructed(let outer) = root.content,
+    private static func looksLikeRequest(_ root: ASN1Node) -> Bool {
+        guard case .constructed(let outer) = root.content,
             let info = outer.first(where: { _ in true }), case .constructed(let fields) = info.content
         else { return false }
         let identifiers = fields.map(\.identifier)
         return identifiers.count >= 4 && identifiers[0] == .integer && identifiers[1] == .sequence
             && identifiers[2] == .sequence
+    }
+
+    /// RFC 5280 §4.2.1.2 method 1 over the subjectPublicKey bits as the request carries them, when those are the
+    /// bits the certificate will carry: an uncompressed EC point, which swift-certificates writes back unchanged.
+    /// (Hashing the parsed key instead re-encodes it from BoringSSL, a field inversion each time.)
+    private static func keyIdentifier(_ root: ASN1Node, key: Certificate.PublicKey) -> SubjectKeyIdentifier? {
+        let pointSize: Int
+        if P256.Signing.PublicKey(key) != nil {
+            pointSize = 65
+        } else if P384.Signing.PublicKey(key) != nil {
+            pointSize = 97
+        } else if P521.Signing.PublicKey(key) != nil {
+            pointSize = 133
+        } else {
+            return nil
+        }
+        guard case .constructed(let outer) = root.content, let info = outer.first(where: { _ in true }),
+            case .constructed(let fields) = info.content
+        else { return nil }
+        var infoFields = fields.makeIterator()
+        _ = infoFields.next()  // version
+        _ = infoFields.next()  // subject
+        guard let spki = infoFields.next(), case .constructed(let parts) = spki.content else { return nil }
+        var spkiParts = parts.makeIterator()
+        _ = spkiParts.next()  // algorithm
+        guard let bits = try? ASN1BitString(derEncoded: &spkiParts), bits.paddingBits == 0,
+            bits.bytes.count == pointSize, bits.bytes.first == 0x04
+        else { return nil }
+        return SubjectKeyIdentifier(keyIdentifier: ArraySlice(Insecure.SHA1.hash(data: bits.bytes)))
+    }
+}
+
+/// A PKCS#10 request and, when it can be read from the request's own bytes, the identifier its key gets in the
+/// certificate.
+public struct CertificateRequest: Sendable {
+    public let csr: CertificateSigningRequest
+    /// The subject key identifier of `csr.publicKey`; nil when only re-encoding the key can tell.
+    public let keyIdentifier: SubjectKeyIdentifier?
+
+    /// A request made or parsed elsewhere: its key identifier is computed when the certificate is built.
+    public init(_ csr: CertificateSigningRequest) {
+        self.init(csr: csr, keyIdentifier: nil)
+    }
+
+    init(csr: CertificateSigningRequest, keyIdentifier: SubjectKeyIdentifier?) {
+        self.csr = csr
+        self.keyIdentifier = keyIdentifier
     }
 }
