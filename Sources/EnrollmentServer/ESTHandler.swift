@@ -59,16 +59,24 @@ final class ESTHandler: ChannelInboundHandler {
     }
 
     private func makeRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> ESTRequest {
-        let components = URLComponents(string: head.uri)
+        var path = head.uri
         var query: [String: String] = [:]
-        for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        // A plain path (what EST clients send) is its own path; an absolute URI, a query, a fragment or an escape
+        // needs parsing.
+        if head.uri.utf8.first != UInt8(ascii: "/")
+            || head.uri.utf8.contains(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "%") })
+        {
+            let components = URLComponents(string: head.uri)
+            for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+            path = components?.path ?? head.uri
+        }
         if clientCertificate == nil {
             let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
             let der = try? handler?.peerCertificate?.toDERBytes()
             clientCertificate = .some(der.flatMap { try? Certificate(derEncoded: $0) })
         }
         return ESTRequest(
-            method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
+            method: head.method.rawValue, path: path, query: query,
             authorization: head.headers.first(name: "authorization"), contentType: head.headers.first(name: "content-type"),
             body: body, clientCertificate: clientCertificate ?? nil)
     }

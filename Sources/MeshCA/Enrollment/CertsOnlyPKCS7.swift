@@ -25,7 +25,12 @@ public enum CertsOnlyPKCS7 {
                     try signedData.serialize(1)
                     signedData.appendConstructedNode(identifier: .set) { _ in }
                     try signedData.appendConstructedNode(identifier: .sequence) { try $0.serialize(dataType) }
-                    try signedData.serializeSetOf(certificates, identifier: contextZero)
+                    if certificates.count == 1 {
+                        // One element needs no ordering; serializeSetOf would encode it twice to sort it.
+                        try signedData.appendConstructedNode(identifier: contextZero) { try $0.serialize(certificates[0]) }
+                    } else {
+                        try signedData.serializeSetOf(certificates, identifier: contextZero)
+                    }
                     signedData.appendConstructedNode(identifier: .set) { _ in }
                 }
             }
