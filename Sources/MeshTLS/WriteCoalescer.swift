@@ -4,7 +4,7 @@ import NIOCore
 /// would seal one per write: an HTTP encoder writes a response's head and body apart. For a CA answering small
 /// requests that is one record sealed and opened less per response (measured: ≈ 3% of the CA's CPU at `ab -c 16`,
 /// the client's too). Writes above `limit` and file regions pass through, after what is held.
-final class WriteCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
+final class WriteCoalescer: ChannelOutboundHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 

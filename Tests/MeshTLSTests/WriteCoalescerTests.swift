@@ -45,4 +45,31 @@ import Testing
         #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
         _ = try channel.finish()
     }
+
+    /// Records the outbound events that reach it.
+    final class Recorder: ChannelOutboundHandler {
+        typealias OutboundIn = ByteBuffer
+        var events: [String] = []
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            events.append("write \(String(buffer: unwrapOutboundIn(data)))")
+            context.write(data, promise: promise)
+        }
+
+        func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+            events.append("close")
+            context.close(mode: mode, promise: promise)
+        }
+    }
+
+    /// What is held when the connection closes goes on ahead of the close, as it would without the handler.
+    @Test func aCloseHandsOnWhatIsHeldFirst() throws {
+        let recorder = Recorder()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([recorder, WriteCoalescer()])
+        _ = channel.write(ByteBuffer(string: "a"))
+        #expect(recorder.events.isEmpty)
+        try channel.close().wait()
+        #expect(recorder.events == ["write a", "close"])
+    }
 }

@@ -40,41 +40,36 @@ public enum CertificateRequestFile {
         return CertificateRequest(csr: csr, keyIdentifier: keyIdentifier(root, key: csr.publicKey))
     }
 
-    /// CertificationRequest ::= SEQUENCE { SEQUENCE { INTEGER version, Name, SubjectPublicKeyInfo, [0] … }, … }
-    private static func looksLikeRequest(_ root: ASN1Node) -> Bool {
+    /// CertificationRequest ::= SEQUENCE { SEQUENCE { INTEGER version, Name, SubjectPublicKeyInfo, [0] … }, … }:
+    /// the inner sequence's fields.
+    private static func infoFields(_ root: ASN1Node) -> ASN1NodeCollection? {
         guard case .constructed(let outer) = root.content,
             let info = outer.first(where: { _ in true }), case .constructed(let fields) = info.content
-        else { return false }
+        else { return nil }
+        return fields
+    }
+
+    private static func looksLikeRequest(_ root: ASN1Node) -> Bool {
+        guard let fields = infoFields(root) else { return false }
         let identifiers = fields.map(\.identifier)
         return identifiers.count >= 4 && identifiers[0] == .integer && identifiers[1] == .sequence
             && identifiers[2] == .sequence
     }
 
     /// RFC 5280 §4.2.1.2 method 1 over the subjectPublicKey bits as the request carries them, when those are the
-    /// bits the certificate will carry: an uncompressed EC point, which swift-certificates writes back unchanged.
-    /// (Hashing the parsed key instead re-encodes it from BoringSSL, a field inversion each time.)
+    /// bits the certificate will carry: an uncompressed EC point (0x04 first; the key parsed, so the length is
+    /// right), which swift-certificates writes back unchanged. (Hashing the parsed key instead re-encodes it from
+    /// BoringSSL, a field inversion each time.)
     private static func keyIdentifier(_ root: ASN1Node, key: Certificate.PublicKey) -> SubjectKeyIdentifier? {
-        let pointSize: Int
-        if P256.Signing.PublicKey(key) != nil {
-            pointSize = 65
-        } else if P384.Signing.PublicKey(key) != nil {
-            pointSize = 97
-        } else if P521.Signing.PublicKey(key) != nil {
-            pointSize = 133
-        } else {
-            return nil
-        }
-        guard case .constructed(let outer) = root.content, let info = outer.first(where: { _ in true }),
-            case .constructed(let fields) = info.content
+        guard P256.Signing.PublicKey(key) != nil || P384.Signing.PublicKey(key) != nil || P521.Signing.PublicKey(key) != nil,
+            var fields = infoFields(root)?.makeIterator()
         else { return nil }
-        var infoFields = fields.makeIterator()
-        _ = infoFields.next()  // version
-        _ = infoFields.next()  // subject
-        guard let spki = infoFields.next(), case .constructed(let parts) = spki.content else { return nil }
+        _ = fields.next()  // version
+        _ = fields.next()  // subject
+        guard let spki = fields.next(), case .constructed(let parts) = spki.content else { return nil }
         var spkiParts = parts.makeIterator()
         _ = spkiParts.next()  // algorithm
-        guard let bits = try? ASN1BitString(derEncoded: &spkiParts), bits.paddingBits == 0,
-            bits.bytes.count == pointSize, bits.bytes.first == 0x04
+        guard let bits = try? ASN1BitString(derEncoded: &spkiParts), bits.paddingBits == 0, bits.bytes.first == 0x04
         else { return nil }
         return SubjectKeyIdentifier(keyIdentifier: ArraySlice(Insecure.SHA1.hash(data: bits.bytes)))
     }
